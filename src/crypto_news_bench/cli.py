@@ -1,0 +1,105 @@
+"""``cnbench``: one command, subcommands thin over the library. Heavy imports stay inside."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import ConfigError, DataError
+
+
+def _data(args: argparse.Namespace) -> None:
+    from . import dataset
+    from .corpus import load_corpus
+
+    if args.action == "build":
+        out = dataset.build(args.data_dir)
+        print(f"wrote {out}")
+        print(dataset.stats_markdown(dataset.gold_examples(args.data_dir)))
+    elif args.action == "stats":
+        print(dataset.stats_markdown(dataset.gold_examples(args.data_dir)), end="")
+    else:
+        for doc in load_corpus(Path(args.data_dir) / "raw"):
+            print(f"{doc.id}  {doc.publisher:<24} {len(doc.text):>6} chars  {doc.title}")
+
+
+def _train(args: argparse.Namespace) -> None:
+    from .config import load_config, tasks_to_run
+    from .train import train
+
+    overrides = {"seed": args.seed} if args.seed is not None else None
+    config = load_config(args.config, overrides)
+    for task in tasks_to_run(config, args.task):
+        result = train(config, task, args.data_dir, track=not args.no_track)
+        ev = result.evaluation
+        print(f"{task:<12} {config.name:<16} macro-F1 {ev.metrics['macro_f1']:.3f} "
+              f"[{ev.ci[0]:.3f}, {ev.ci[1]:.3f}]  run {result.run_id or '-'}")
+        for note in ev.notes:
+            print(f"  note: {note}")
+
+
+def _compare(args: argparse.Namespace) -> None:
+    from . import leaderboard, tracking
+
+    tracking.setup()
+    boards = leaderboard.collect(args.task, all_runs=args.all)
+    print(leaderboard.render(boards, args.format), end="")
+    if args.chart:
+        path = leaderboard.bar_chart(boards, args.chart)
+        print(f"chart: {path}", file=sys.stderr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="cnbench", description="crypto-news-bench: dataset, training, comparison.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("data", help="verify the raw corpus; build the dataset; print stats")
+    p.add_argument("action", nargs="?", choices=["check", "build", "stats"], default="check")
+    p.add_argument("--data-dir", default="data", help="folder with raw/ and annotations/")
+    p.set_defaults(func=_data)
+
+    p = sub.add_parser("train", help="run the protocol for a config and log it to MLflow")
+    p.add_argument("config", help="a YAML file under configs/")
+    p.add_argument("--task", default="all", help="a task name, or all (default)")
+    p.add_argument("--seed", type=int, default=None, help="override the config's seed")
+    p.add_argument("--data-dir", default="data")
+    p.add_argument("--no-track", action="store_true", help="evaluate without logging")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("compare", help="leaderboard per task from the tracked runs")
+    p.add_argument("--task", default=None)
+    p.add_argument("--format", choices=["md", "csv", "json"], default="md")
+    p.add_argument("--all", action="store_true", help="every run, not the latest per config")
+    p.add_argument("--chart", default="mlruns/leaderboard.png",
+                   help="where to write the bar chart PNG (default: %(default)s)")
+    p.set_defaults(func=_compare)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (DataError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        from .tracking import TrackingError
+
+        if isinstance(exc, TrackingError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

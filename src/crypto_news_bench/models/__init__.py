@@ -1,0 +1,55 @@
+"""The model registry: every model a config can name, what it supports and how it is saved.
+
+Each model is a scikit-learn-style estimator (``fit(texts, y)``, ``predict``, ``predict_proba``
+or ``decision_function``, ``classes_``), so the protocol, tracking and publishing treat a
+TF-IDF pipeline, a rule-based tool and a fine-tuned transformer alike. Factories are imported
+lazily: naming a transformer model must not import torch for ``cnbench --help``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..schema import TASKS
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    factory: str  # "module:function", relative to this package
+    description: str
+    tasks: tuple[str, ...] = tuple(TASKS)
+    # How the final model is saved: "sklearn" (skops), "transformers" or "setfit".
+    flavour: str = "sklearn"
+    trainable: bool = True
+
+    def load_factory(self) -> Callable:
+        module, func = self.factory.split(":")
+        return getattr(importlib.import_module(f"{__name__}.{module}"), func)
+
+    def param_names(self) -> list[str]:
+        sig = inspect.signature(self.load_factory())
+        return [p for p in sig.parameters if p not in ("task", "seed")]
+
+    def build(self, task: str, seed: int, params: dict):
+        """A fresh, unfitted estimator for one task."""
+        return self.load_factory()(task=task, seed=seed, **params)
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in [
+        ModelSpec("majority", "baselines:majority", "Always the most frequent training label."),
+        ModelSpec("tfidf_word_lr", "baselines:tfidf_word_lr",
+                  "TF-IDF word n-grams + logistic regression (balanced class weights)."),
+        ModelSpec("tfidf_char_svm", "baselines:tfidf_char_svm",
+                  "TF-IDF character n-grams + linear SVM (balanced class weights)."),
+        ModelSpec("justext", "external:justext", "jusText's paragraph classifier, untrained.",
+                  tasks=("boilerplate",), trainable=False),
+        ModelSpec("vader", "external:vader", "VADER sentiment mapped to stance, untrained.",
+                  tasks=("stance",), trainable=False),
+    ]
+}

@@ -1,0 +1,269 @@
+"""MLflow tracking: where runs go, and how one (config, task) evaluation is logged.
+
+The embedded default is a SQLite store at ``mlruns/mlflow.db`` with artifacts under
+``mlruns/artifacts``; ``MLFLOW_TRACKING_URI`` switches to a real server. Layout: one
+experiment per task, a parent run per (config, task), a nested run per fold. MLflow is
+imported inside functions so that ``cnbench --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .protocol import Evaluation, FoldResult
+from .schema import TASKS
+
+MLRUNS_DIR = Path("mlruns")
+EXPERIMENT_PREFIX = "crypto-news-bench"
+KIND_TAG = "cnbench.kind"
+
+
+class TrackingError(RuntimeError):
+    """The tracking server cannot be used; the message says which and why."""
+
+
+def embedded_uri(mlruns: Path | str = MLRUNS_DIR) -> str:
+    return f"sqlite:///{Path(mlruns).resolve() / 'mlflow.db'}"
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or embedded_uri()
+
+
+def is_embedded(uri: str) -> bool:
+    return uri == embedded_uri()
+
+
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail within seconds, not after MLflow's minutes of retries, when a server is down."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    import requests
+
+    try:
+        requests.get(uri.rstrip("/") + "/health", timeout=timeout).raise_for_status()
+    except requests.RequestException as exc:
+        raise TrackingError(
+            f"cannot reach the MLflow tracking server at {uri} ({type(exc).__name__}); "
+            "start it, or unset MLFLOW_TRACKING_URI to use the embedded store under mlruns/"
+        ) from None
+
+
+def setup(uri: str | None = None) -> str:
+    """Point MLflow at ``uri`` (default: the environment, else the embedded store)."""
+    import mlflow
+
+    uri = uri or tracking_uri()
+    check_reachable(uri)
+    # Once reachable, a server that stops answering should still fail fast.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def experiment_name(task: str) -> str:
+    return f"{EXPERIMENT_PREFIX}/{task}"
+
+
+def experiment_id(task: str) -> str:
+    """The task's experiment, created on first use (artifacts beside the embedded store)."""
+    import mlflow
+
+    name = experiment_name(task)
+    exp = mlflow.get_experiment_by_name(name)
+    if exp is not None:
+        return exp.experiment_id
+    location = None
+    uri = mlflow.get_tracking_uri()
+    if uri.startswith("sqlite:///"):
+        location = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
+    return mlflow.create_experiment(name, artifact_location=location)
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def registered_name(task: str, config_name: str) -> str:
+    return f"{task}-{config_name}"
+
+
+@contextlib.contextmanager
+def parent_run(config, task: str, dataset, dataset_hash: str, dataset_source: str,
+               extra_tags: dict[str, str] | None = None) -> Iterator[Any]:
+    """The parent run of one (config, task): params, tags and dataset input up front.
+
+    An exception ends it FAILED and Ctrl-C ends it KILLED, so no run is left RUNNING.
+    """
+    import mlflow
+
+    tags = {
+        KIND_TAG: "parent",
+        "cnbench.config": config.name,
+        "cnbench.model": config.model,
+        "cnbench.task": task,
+        "cnbench.version": __version__,
+        "cnbench.dataset_hash": dataset_hash,
+        **(extra_tags or {}),
+    }
+    commit = git_commit()
+    if commit:
+        tags["cnbench.git_commit"] = commit
+    run = mlflow.start_run(experiment_id=experiment_id(task), run_name=config.name, tags=tags)
+    try:
+        mlflow.log_params(config.flat())
+        df = dataset.to_pandas()
+        mlflow.log_input(
+            mlflow.data.from_pandas(df, source=dataset_source, targets="label",
+                                    name=f"{EXPERIMENT_PREFIX}-{task}", digest=dataset_hash),
+            context="evaluation",
+        )
+        yield run
+    except KeyboardInterrupt:
+        mlflow.end_run(status="KILLED")
+        raise
+    except BaseException:
+        mlflow.end_run(status="FAILED")
+        raise
+    else:
+        mlflow.end_run(status="FINISHED")
+
+
+def log_fold(fold: FoldResult, task: str) -> str:
+    """A nested run for one fold: its metrics and, for trained transformers, the loss curve."""
+    import mlflow
+
+    with mlflow.start_run(run_name=f"fold-{fold.held_out}", nested=True,
+                          tags={KIND_TAG: "fold", "cnbench.held_out": fold.held_out,
+                                "cnbench.task": task}) as run:
+        mlflow.log_params({"held_out": fold.held_out, "n_train": fold.n_train,
+                           "n_test": fold.n_test})
+        mlflow.log_metrics(flat_metrics(fold.metrics) | {
+            "fit_seconds": fold.fit_seconds, "predict_seconds": fold.predict_seconds,
+            "n_absent_classes": len(fold.absent_classes)})
+        if fold.absent_classes:
+            mlflow.set_tag("cnbench.absent_classes", ",".join(fold.absent_classes))
+        for point in fold.history:
+            mlflow.log_metric("train_loss", point["loss"], step=int(point["step"]))
+        return run.info.run_id
+
+
+def flat_metrics(metrics: dict) -> dict[str, float]:
+    out = {k: float(v) for k, v in metrics.items() if k != "per_class"}
+    for label, values in metrics.get("per_class", {}).items():
+        for name in ("precision", "recall", "f1"):
+            out[f"{name}_{label}"] = float(values[name])
+    return out
+
+
+def confusion_png(evaluation: Evaluation, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    labels = list(TASKS[evaluation.task].labels)
+    gold = [p["gold"] for p in evaluation.predictions]
+    pred = [p["predicted"] for p in evaluation.predictions]
+    fig, ax = plt.subplots(figsize=(1.2 * len(labels) + 3, 1.2 * len(labels) + 2.5))
+    ConfusionMatrixDisplay.from_predictions(gold, pred, labels=labels, ax=ax, colorbar=False,
+                                            xticks_rotation=45)
+    ax.set_title(f"{evaluation.config.name} on {evaluation.task} (out-of-fold)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def write_artifacts(evaluation: Evaluation, folder: Path) -> list[Path]:
+    import csv
+
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path = folder / "oof_predictions.csv"
+    with csv_path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["id", "doc", "text", "gold", "predicted",
+                                                "score"])
+        writer.writeheader()
+        writer.writerows(evaluation.predictions)
+    metrics_path = folder / "metrics.json"
+    metrics_path.write_text(json.dumps({
+        "task": evaluation.task, "config": evaluation.config.name,
+        "pooled": evaluation.metrics,
+        "macro_f1_ci": list(evaluation.ci),
+        "confidence": evaluation.config.confidence,
+        "folds": [{"held_out": f.held_out, "metrics": f.metrics,
+                   "absent_classes": f.absent_classes} for f in evaluation.folds],
+        "notes": evaluation.notes,
+    }, indent=2), encoding="utf-8")
+    return [csv_path, metrics_path, confusion_png(evaluation, folder / "confusion_matrix.png")]
+
+
+def log_evaluation(evaluation: Evaluation) -> None:
+    """Aggregate metrics with the interval, and the artifacts, into the active parent run."""
+    import mlflow
+
+    mlflow.log_metrics(flat_metrics(evaluation.metrics) | {
+        "macro_f1_ci_low": evaluation.ci[0], "macro_f1_ci_high": evaluation.ci[1],
+        "fit_seconds": evaluation.fit_seconds, "final_fit_seconds": evaluation.final_fit_seconds,
+        "throughput": evaluation.throughput,
+        "n_absent_classes": sum(len(f.absent_classes) for f in evaluation.folds),
+    })
+    if evaluation.notes:
+        mlflow.set_tag("cnbench.notes", "; ".join(evaluation.notes))
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in write_artifacts(evaluation, Path(tmp)):
+            mlflow.log_artifact(str(path))
+
+
+def _requirements(*names: str) -> list[str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    reqs = []
+    for name in names:
+        try:
+            reqs.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            reqs.append(name)
+    return reqs
+
+
+def log_sklearn_model(model, registered: str) -> Any:
+    """Skops, never pickle; explicit requirements so MLflow does not spend seconds inferring."""
+    import mlflow
+
+    module = type(model).__module__
+    own = module.startswith("crypto_news_bench")
+    reqs = _requirements("scikit-learn", "skops", "numpy")
+    if own:
+        # The rule-based wrappers are this package's classes: loading needs it and its tool.
+        reqs += _requirements("crypto-news-bench", "justext", "lxml_html_clean", "vaderSentiment")
+    return mlflow.sklearn.log_model(
+        model, name="model", registered_model_name=registered, pip_requirements=reqs,
+        serialization_format="skops",
+        skops_trusted_types=[f"{module}.{type(model).__qualname__}"] if own else None,
+    )
+
+
+def log_final_model(evaluation: Evaluation, flavour: str) -> Any:
+    """Log the model fitted on all gold data and register it as ``<task>-<config>``."""
+    registered = registered_name(evaluation.task, evaluation.config.name)
+    if flavour == "sklearn" or not hasattr(evaluation.final_model, "save_pretrained"):
+        return log_sklearn_model(evaluation.final_model, registered)
+    raise ValueError(f"unknown model flavour {flavour!r}")

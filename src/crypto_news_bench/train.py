@@ -1,0 +1,35 @@
+"""Train one config on one task: protocol + tracking, the body of ``cnbench train``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import dataset as ds
+from . import tracking
+from .config import ExperimentConfig
+from .models import MODELS
+from .protocol import Evaluation, evaluate
+
+
+@dataclass
+class TrainResult:
+    run_id: str | None
+    evaluation: Evaluation
+
+
+def train(config: ExperimentConfig, task: str, data_dir: Path | str = ds.DATA_DIR,
+          track: bool = True, extra_tags: dict[str, str] | None = None) -> TrainResult:
+    """Run the protocol for (config, task), fit the final model, and log it all to MLflow."""
+    data = ds.load(task, data_dir)
+    columns = (data["text"], data["label"], data["doc_id"], data["id"])
+    if not track:
+        return TrainResult(None, evaluate(config, task, *columns))
+    source = str((ds.processed_dir(data_dir) / task / "train.parquet").resolve())
+    with tracking.parent_run(config, task, data, ds.dataset_hash(task, data_dir), source,
+                             extra_tags) as run:
+        evaluation = evaluate(config, task, *columns,
+                              on_fold=lambda fold: tracking.log_fold(fold, task))
+        tracking.log_evaluation(evaluation)
+        tracking.log_final_model(evaluation, MODELS[config.model].flavour)
+    return TrainResult(run.info.run_id, evaluation)
