@@ -210,7 +210,9 @@ def processed_dir(data_dir: Path | str = DATA_DIR) -> Path:
 def load(task_name: str, data_dir: Path | str = DATA_DIR):
     """The built dataset of one task as a ``datasets.Dataset`` (offline)."""
     from datasets import load_dataset
+    from datasets.utils.logging import disable_progress_bar
 
+    disable_progress_bar()
     if task_name not in TASKS:
         raise DataError(f"unknown task {task_name!r}; valid tasks: {', '.join(TASKS)}")
     path = processed_dir(data_dir)

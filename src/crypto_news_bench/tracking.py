@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -128,12 +129,14 @@ def parent_run(config, task: str, dataset, dataset_hash: str, dataset_source: st
     run = mlflow.start_run(experiment_id=experiment_id(task), run_name=config.name, tags=tags)
     try:
         mlflow.log_params(config.flat())
-        df = dataset.to_pandas()
-        mlflow.log_input(
-            mlflow.data.from_pandas(df, source=dataset_source, targets="label",
-                                    name=f"{EXPERIMENT_PREFIX}-{task}", digest=dataset_hash),
-            context="evaluation",
-        )
+        with warnings.catch_warnings():
+            # MLflow warns that a local path could be two kinds of source and that integer
+            # columns cannot hold missing values; neither applies to this dataset.
+            warnings.simplefilter("ignore", UserWarning)
+            data_input = mlflow.data.from_pandas(
+                dataset.to_pandas(), source=dataset_source, targets="label",
+                name=f"{EXPERIMENT_PREFIX}-{task}", digest=dataset_hash)
+            mlflow.log_input(data_input, context="evaluation")
         yield run
     except KeyboardInterrupt:
         mlflow.end_run(status="KILLED")

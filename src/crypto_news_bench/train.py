@@ -19,12 +19,17 @@ class TrainResult:
 
 
 def train(config: ExperimentConfig, task: str, data_dir: Path | str = ds.DATA_DIR,
-          track: bool = True, extra_tags: dict[str, str] | None = None) -> TrainResult:
-    """Run the protocol for (config, task), fit the final model, and log it all to MLflow."""
+          track: bool = True, extra_tags: dict[str, str] | None = None,
+          tracking_uri: str | None = None) -> TrainResult:
+    """Run the protocol for (config, task), fit the final model, and log it all to MLflow.
+
+    ``tracking_uri`` defaults to ``MLFLOW_TRACKING_URI``, else the embedded store.
+    """
     data = ds.load(task, data_dir)
     columns = (data["text"], data["label"], data["doc_id"], data["id"])
     if not track:
         return TrainResult(None, evaluate(config, task, *columns))
+    tracking.setup(tracking_uri)
     source = str((ds.processed_dir(data_dir) / task / "train.parquet").resolve())
     with tracking.parent_run(config, task, data, ds.dataset_hash(task, data_dir), source,
                              extra_tags) as run:
