@@ -50,6 +50,27 @@ def _compare(args: argparse.Namespace) -> None:
         print(f"chart: {path}", file=sys.stderr)
 
 
+def _bench(args: argparse.Namespace) -> None:
+    from . import dataset, leaderboard, tracking
+    from .grid import load_grid
+    from .train import train
+
+    cells = load_grid(args.grid)
+    out = dataset.build(args.data_dir)
+    print(f"dataset: {out}\n")
+    print(dataset.stats_markdown(dataset.gold_examples(args.data_dir)))
+    for i, cell in enumerate(cells, 1):
+        result = train(cell.config, cell.task, args.data_dir)
+        ev = result.evaluation
+        print(f"[{i}/{len(cells)}] {cell.task:<12} {cell.config.name:<16} "
+              f"macro-F1 {ev.metrics['macro_f1']:.3f} [{ev.ci[0]:.3f}, {ev.ci[1]:.3f}]",
+              flush=True)
+    tracking.setup()
+    boards = leaderboard.collect()
+    print("\n" + leaderboard.render(boards, "md"), end="")
+    leaderboard.bar_chart(boards, args.chart)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -78,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chart", default="mlruns/leaderboard.png",
                    help="where to write the bar chart PNG (default: %(default)s)")
     p.set_defaults(func=_compare)
+
+    p = sub.add_parser("bench", help="build the dataset, run the whole grid, print the leaderboard")
+    p.add_argument("--grid", default="configs/bench.yaml")
+    p.add_argument("--data-dir", default="data")
+    p.add_argument("--chart", default="mlruns/leaderboard.png")
+    p.set_defaults(func=_bench)
     return parser
 
 

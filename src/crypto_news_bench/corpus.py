@@ -59,6 +59,10 @@ def read_metadata(raw_dir: Path) -> list[dict]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DataError(f"{meta_path}:{lineno}: malformed JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise DataError(
+                f"{meta_path}:{lineno}: expected a JSON object, got {type(record).__name__}"
+            )
         missing = [f for f in REQUIRED_FIELDS if f not in record]
         if missing:
             raise DataError(f"{meta_path}:{lineno}: missing field(s) {', '.join(missing)}")

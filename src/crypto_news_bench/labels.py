@@ -57,6 +57,8 @@ def read_label_file(path: Path, task: Task) -> dict[str, Label]:
                 f"allowed: {', '.join(sorted(ALLOWED_KEYS))}"
             )
         uid = rec["id"]
+        if not isinstance(uid, str):
+            raise DataError(f"{where}: id must be a string, got {uid!r}")
         if rec["label"] not in task.labels:
             raise DataError(
                 f"{where}: unknown label {rec['label']!r} for unit {uid} in task {task.name!r}; "

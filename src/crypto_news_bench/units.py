@@ -14,7 +14,9 @@ from functools import lru_cache
 from .errors import DataError
 
 # Bullets the scraper leaves in front of list items; stripped with the surrounding white space.
-_BULLET = re.compile(r"^[\s•·▪◦‣\-*–]*")
+# A dash or asterisk counts as a bullet only before white space (or alone on the line), so a
+# line starting "-5%" or "*Update*" keeps its first character.
+_BULLET = re.compile(r"^\s*(?:(?:[•·▪◦‣]+|[\-*–]+(?=\s|$))\s*)*")
 
 
 @dataclass(frozen=True)
