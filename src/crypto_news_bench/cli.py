@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -108,8 +109,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Progress bars and load reports of the libraries drown the lines people read; our own
+# progress goes through tqdm in the bench.
+QUIET_ENV = {
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
     try:
         args.func(args)
     except (DataError, ConfigError) as exc:

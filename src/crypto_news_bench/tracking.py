@@ -264,9 +264,82 @@ def log_sklearn_model(model, registered: str) -> Any:
     )
 
 
+def log_transformers_model(model, registered: str) -> Any:
+    """MLflow's transformers flavour, offline: the components are passed in, nothing fetched."""
+    import mlflow
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return mlflow.transformers.log_model(
+        transformers_model={"model": model.model_, "tokenizer": model.tokenizer_},
+        task="text-classification", name="model", registered_model_name=registered,
+        pip_requirements=_requirements("transformers", "torch", "safetensors", "tokenizers"),
+        save_pretrained=True,
+    )
+
+
+def log_encoder_head_model(model, registered: str, task: str) -> Any:
+    """A model from code (no pickle) over a saved encoder folder and skops head."""
+    import mlflow
+
+    from . import encoder_head_pyfunc
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = model.save_encoder_head(Path(tmp) / "model_dir")
+        (folder / encoder_head_pyfunc.LABELS_FILE).write_text(
+            json.dumps({"task": task, "labels": list(TASKS[task].labels)}), encoding="utf-8")
+        return mlflow.pyfunc.log_model(
+            name="model", python_model=encoder_head_pyfunc.__file__,
+            artifacts={"model_dir": str(folder)}, registered_model_name=registered,
+            pip_requirements=_requirements("sentence-transformers", "transformers", "torch",
+                                           "skops", "scikit-learn", "pandas"),
+        )
+
+
 def log_final_model(evaluation: Evaluation, flavour: str) -> Any:
     """Log the model fitted on all gold data and register it as ``<task>-<config>``."""
     registered = registered_name(evaluation.task, evaluation.config.name)
-    if flavour == "sklearn" or not hasattr(evaluation.final_model, "save_pretrained"):
-        return log_sklearn_model(evaluation.final_model, registered)
-    raise ValueError(f"unknown model flavour {flavour!r}")
+    model = evaluation.final_model
+    # A fold with one class gets a constant stand-in (protocol._fit): always scikit-learn.
+    if flavour == "sklearn" or type(model).__module__.startswith("sklearn"):
+        info = log_sklearn_model(model, registered)
+    elif flavour == "transformers":
+        info = log_transformers_model(model, registered)
+    elif flavour == "encoder_head":
+        info = log_encoder_head_model(model, registered, evaluation.task)
+    else:
+        raise ValueError(f"unknown model flavour {flavour!r}")
+    import mlflow
+
+    mlflow.set_tags({"cnbench.flavour": flavour, "cnbench.model_uri": info.model_uri,
+                     "cnbench.registered_model": registered})
+    return info
+
+
+CHAMPION = "champion"
+
+
+def update_champion(task: str) -> tuple[str, str] | None:
+    """Point the ``champion`` alias at the best registered version of the task (by macro-F1,
+    the newest on a tie) and take it off every other model of the task."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    best, best_key = None, None
+    models = client.search_registered_models(filter_string=f"name LIKE '{task}-%'")
+    for rm in models:
+        for version in client.search_model_versions(f"name = '{rm.name}'"):
+            if not version.run_id:
+                continue
+            f1 = client.get_run(version.run_id).data.metrics.get("macro_f1")
+            if f1 is None:
+                continue
+            key = (f1, version.creation_timestamp)
+            if best_key is None or key > best_key:
+                best, best_key = version, key
+    if best is None:
+        return None
+    for rm in models:
+        if rm.name != best.name and CHAMPION in (rm.aliases or {}):
+            client.delete_registered_model_alias(rm.name, CHAMPION)
+    client.set_registered_model_alias(best.name, CHAMPION, best.version)
+    return best.name, best.version

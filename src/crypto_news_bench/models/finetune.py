@@ -1,0 +1,130 @@
+"""Fine-tuning: ``AutoModelForSequenceClassification`` trained with the transformers ``Trainer``.
+
+Tokenised once, padded per batch, length-grouped, seeded and deterministic on CPU. Runs
+unchanged under ``torchrun`` (DDP over gloo on CPU): the Trainer reads the launcher's
+environment, and only rank 0 tracks and writes (see ``distributed``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from ..schema import TASKS
+from .encoder import DEFAULT_MODEL, batches, resolve_model
+
+
+def _loss_recorder(history: list[dict]):
+    from transformers import TrainerCallback
+
+    class LossRecorder(TrainerCallback):
+        """Keeps the loss per logging step, for the fold's MLflow run."""
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                history.append({"step": state.global_step, "loss": float(logs["loss"])})
+
+    return LossRecorder()
+
+
+class FineTuneClassifier(ClassifierMixin, BaseEstimator):
+    def __init__(self, task: str = "stance", model_name_or_path: str = DEFAULT_MODEL,
+                 epochs: float = 3.0, learning_rate: float = 5e-5, batch_size: int = 16,
+                 max_length: int = 128, weight_decay: float = 0.01, warmup_ratio: float = 0.1,
+                 freeze_embeddings: bool = True, seed: int = 0):
+        self.task = task
+        self.model_name_or_path = model_name_or_path
+        self.epochs = epochs
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_length = max_length
+        self.weight_decay = weight_decay
+        self.warmup_ratio = warmup_ratio
+        self.freeze_embeddings = freeze_embeddings
+        self.seed = seed
+
+    def _init_model(self):
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        labels = TASKS[self.task].labels
+        path = resolve_model(self.model_name_or_path)
+        self.tokenizer_ = AutoTokenizer.from_pretrained(path)
+        # The head covers every label of the task, so a published model names them all.
+        self.model_ = AutoModelForSequenceClassification.from_pretrained(
+            path, num_labels=len(labels), id2label=dict(enumerate(labels)),
+            label2id={lab: i for i, lab in enumerate(labels)},
+        )
+        if self.freeze_embeddings:
+            # The word-embedding matrix is most of a small encoder's parameters; on a few
+            # hundred examples updating it buys nothing and costs time.
+            for p in self.model_.base_model.embeddings.parameters():
+                p.requires_grad = False
+
+    def fit(self, X: Sequence[str], y) -> FineTuneClassifier:
+        from datasets import Dataset
+        from transformers import (DataCollatorWithPadding, PrinterCallback, Trainer,
+                                  TrainingArguments, set_seed)
+
+        set_seed(self.seed, deterministic=True)
+        self._init_model()
+        y = np.asarray(y, dtype=int)
+        self.classes_ = np.unique(y)
+        data = Dataset.from_dict({"text": list(X), "label": y.tolist()}).map(
+            lambda b: self.tokenizer_(b["text"], truncation=True, max_length=self.max_length),
+            batched=True, remove_columns=["text"],
+        )
+        self.history_: list[dict] = []
+        distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        with tempfile.TemporaryDirectory() as out:
+            args = TrainingArguments(
+                output_dir=out, num_train_epochs=self.epochs, learning_rate=self.learning_rate,
+                per_device_train_batch_size=self.batch_size, weight_decay=self.weight_decay,
+                # A float below 1 is a share of the total steps.
+                warmup_steps=self.warmup_ratio, seed=self.seed, data_seed=self.seed,
+                logging_steps=1, save_strategy="no", report_to="none", use_cpu=True,
+                train_sampling_strategy="group_by_length", disable_tqdm=True,
+                ddp_backend="gloo" if distributed else None,
+            )
+            trainer = Trainer(
+                model=self.model_, args=args, train_dataset=data,
+                data_collator=DataCollatorWithPadding(self.tokenizer_),
+                callbacks=[_loss_recorder(self.history_)],
+            )
+            # The loss goes to MLflow through the recorder; no dict printed per step.
+            trainer.remove_callback(PrinterCallback)
+            trainer.train()
+        self.model_ = trainer.model
+        if hasattr(self.model_, "module"):  # unwrap DDP
+            self.model_ = self.model_.module
+        return self
+
+    def logits(self, X: Sequence[str]) -> np.ndarray:
+        import torch
+
+        texts = list(X)
+        out = np.zeros((len(texts), self.model_.config.num_labels), dtype=np.float32)
+        self.model_.eval()
+        with torch.inference_mode():
+            for idx, enc in batches(self.tokenizer_, texts, 64, self.max_length):
+                out[idx] = self.model_(**enc).logits.float().numpy()
+        return out
+
+    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        """Softmax over the labels seen in training only: an unseen label is never predicted."""
+        logits = self.logits(X)[:, self.classes_]
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict(self, X: Sequence[str]) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def save_pretrained(self, path) -> None:
+        """A plain transformers folder: config (with id2label), safetensors, tokenizer."""
+        self.model_.save_pretrained(path, safe_serialization=True)
+        self.tokenizer_.save_pretrained(path)
+

@@ -1,0 +1,58 @@
+"""SetFit: contrastive fine-tuning of the sentence encoder on pairs, then a logistic head."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+
+import numpy as np
+
+from .encoder import DEFAULT_MODEL, resolve_model
+from .frozen import EncoderHeadClassifier
+
+
+class SetFitClassifier(EncoderHeadClassifier):
+    def __init__(self, model_name_or_path: str = DEFAULT_MODEL, num_iterations: int = 5,
+                 epochs: int = 1, batch_size: int = 16, body_learning_rate: float = 2e-5,
+                 max_length: int = 128, C: float = 1.0, seed: int = 0):
+        self.model_name_or_path = model_name_or_path
+        self.num_iterations = num_iterations
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.body_learning_rate = body_learning_rate
+        self.max_length = max_length
+        self.C = C
+        self.seed = seed
+
+    def fit(self, X: Sequence[str], y) -> SetFitClassifier:
+        from datasets import Dataset
+        from setfit import SetFitModel, Trainer, TrainingArguments
+        from transformers import TrainerCallback
+
+        history: list[dict] = []
+
+        class LossRecorder(TrainerCallback):
+            def on_log(self, args, state, control, logs=None, **kwargs):
+                if logs and "embedding_loss" in logs:
+                    history.append({"step": state.global_step,
+                                    "loss": float(logs["embedding_loss"])})
+
+        model = SetFitModel.from_pretrained(
+            resolve_model(self.model_name_or_path), device="cpu",
+            head_params={"C": self.C, "class_weight": "balanced", "max_iter": 2000,
+                         "random_state": self.seed},
+        )
+        data = Dataset.from_dict({"text": list(X), "label": np.asarray(y, dtype=int).tolist()})
+        with tempfile.TemporaryDirectory() as out:
+            args = TrainingArguments(
+                output_dir=out, batch_size=self.batch_size, num_epochs=self.epochs,
+                num_iterations=self.num_iterations, body_learning_rate=self.body_learning_rate,
+                max_length=self.max_length, seed=self.seed, logging_steps=1, save_strategy="no", report_to="none",
+                show_progress_bar=False,
+            )
+            Trainer(model=model, args=args, train_dataset=data,
+                    callbacks=[LossRecorder()]).train()
+        self.body_, self.head_ = model.model_body, model.model_head
+        self.classes_ = self.head_.classes_
+        self.history_ = history
+        return self

@@ -1,0 +1,125 @@
+"""Shared fixtures: the real data folder, and a tiny valid one that tests corrupt one by one."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from crypto_news_bench.labels import text_hash
+from crypto_news_bench.schema import TASKS
+from crypto_news_bench.units import blocks, sentences
+
+# --- data-layer fixtures (corpus, units, labels, dataset) ---------------------------------
+
+# Two short made-up pages. Line numbers matter: the blank line 4 of a01 gives no block, and
+# the bullet on line 5 is stripped.
+TINY_DOCS = {
+    "a01": (
+        "Menu | Markets | News\n"
+        "Exchange reports record volume\n"
+        "The exchange said trading volume rose 5% in May. Critics called the figure misleading.\n"
+        "\n"
+        "  • Regulators opened an inquiry.\n"
+    ),
+    "b02": (
+        "Share this article\n"
+        "Founder says user funds are safe.\n"
+        "Subscribe to our newsletter\n"
+    ),
+}
+TINY_BOILERPLATE = {"a01:L1", "b02:L1", "b02:L3"}  # every other block is content
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def write_jsonl(path: Path, records: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+                    encoding="utf-8")
+
+
+def build_tiny_data(root: Path) -> Path:
+    """``root/raw`` and ``root/annotations`` for TINY_DOCS, every hash and label correct."""
+    raw, ann = root / "raw", root / "annotations"
+    raw.mkdir(parents=True)
+    ann.mkdir()
+    meta = []
+    for doc_id, text in TINY_DOCS.items():
+        data = text.encode("utf-8")
+        (raw / f"{doc_id}.txt").write_bytes(data)
+        meta.append({"id": doc_id, "file": f"{doc_id}.txt", "publisher": f"Publisher {doc_id}",
+                     "title": f"Title {doc_id}", "url": f"https://example.com/{doc_id}",
+                     "published": "2023-01-01", "sha256": hashlib.sha256(data).hexdigest()})
+    write_jsonl(raw / "documents.jsonl", meta)
+
+    # Labels computed from the real segmentation, so they stay right if it changes.
+    bp, content = [], []
+    for doc_id, text in TINY_DOCS.items():
+        for b in blocks(doc_id, text):
+            label = "boilerplate" if b.id in TINY_BOILERPLATE else "content"
+            bp.append({"id": b.id, "text_sha256": text_hash(b.text), "label": label})
+            if label == "content":
+                content.append(b)
+    write_jsonl(ann / "boilerplate.jsonl", bp)
+    sents = sentences(content)
+    for name in ("stance", "claim_type"):
+        labels = TASKS[name].labels
+        write_jsonl(ann / f"{name}.jsonl", [
+            {"id": s.id, "text_sha256": text_hash(s.text), "label": labels[i % len(labels)]}
+            for i, s in enumerate(sents)
+        ])
+    return root
+
+
+@pytest.fixture
+def tiny_data_dir(tmp_path: Path) -> Path:
+    """A small valid data folder (raw/ + annotations/) in tmp_path; see TINY_DOCS."""
+    return build_tiny_data(tmp_path / "data")
+
+
+@pytest.fixture
+def tiny_docs() -> dict[str, str]:
+    """The raw text of each document in ``tiny_data_dir``, by document id."""
+    return dict(TINY_DOCS)
+
+
+@pytest.fixture
+def repo_data_dir() -> Path:
+    """The committed data folder of the repository."""
+    return Path(__file__).parents[1] / "data"
+
+
+@pytest.fixture
+def jsonl() -> SimpleNamespace:
+    """``jsonl.read(path)`` and ``jsonl.write(path, records)`` for editing metadata and labels."""
+    return SimpleNamespace(read=read_jsonl, write=write_jsonl)
+
+
+# --- tracking fixtures: no test ever writes to the repository's mlruns/ --------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _mlflow_away_from_the_repository(tmp_path_factory):
+    """Safety net: by default MLflow (and ``tracking.tracking_uri()``) point at a throwaway
+    SQLite store; tests that track use their own store on top of this."""
+    uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow-session') / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        yield uri
+
+
+@pytest.fixture
+def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh SQLite tracking store in tmp_path (artifacts beside it), set as the default."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
+    (tmp_path / "mlflow").mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    return uri

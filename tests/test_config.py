@@ -1,0 +1,222 @@
+"""Experiment configs: the shipped ones load, and every error lists the valid choices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crypto_news_bench.config import (
+    ExperimentConfig,
+    list_configs,
+    load_config,
+    tasks_to_run,
+    validate,
+)
+from crypto_news_bench.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG_DIR = REPO / "configs"
+# Model configs: everything but the defaults and the bench grid.
+SHIPPED = sorted(p.name for p in CONFIG_DIR.glob("*.yaml")
+                 if p.name not in ("defaults.yaml", "bench.yaml"))
+ALL_TASKS = ("boilerplate", "stance", "claim_type")
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def cfg_dir(tmp_path: Path) -> Path:
+    """A config folder with the shipped defaults."""
+    write(tmp_path, "defaults.yaml", (CONFIG_DIR / "defaults.yaml").read_text(encoding="utf-8"))
+    return tmp_path
+
+
+def test_the_shipped_configs_are_the_expected_ones():
+    assert {"majority.yaml", "tfidf_word_lr.yaml", "tfidf_char_svm.yaml", "vader.yaml",
+            "justext.yaml"} <= set(SHIPPED)
+    assert [p.name for p in list_configs(CONFIG_DIR)] == SHIPPED
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_config_loads(name):
+    cfg = load_config(CONFIG_DIR / name)
+    assert isinstance(cfg, ExperimentConfig)
+    assert cfg.name == Path(name).stem
+    assert cfg.tasks and set(cfg.tasks) <= set(ALL_TASKS)
+    assert (cfg.seed, cfg.bootstrap_resamples, cfg.confidence) == (0, 1000, 0.95)
+    assert cfg.description
+
+
+def test_the_bench_grid_names_shipped_configs():
+    import yaml
+
+    if not (CONFIG_DIR / "bench.yaml").exists():
+        pytest.skip("no bench grid")
+    grid = yaml.safe_load((CONFIG_DIR / "bench.yaml").read_text(encoding="utf-8"))
+    assert grid["configs"]
+    for name in grid["configs"]:
+        assert f"{name}.yaml" in SHIPPED
+        load_config(CONFIG_DIR / f"{name}.yaml")
+
+
+def test_shipped_tfidf_word_lr_values():
+    cfg = load_config(CONFIG_DIR / "tfidf_word_lr.yaml")
+    assert cfg.model == "tfidf_word_lr"
+    assert cfg.params == {"ngram_max": 2, "C": 1.0}
+    assert cfg.tasks == ALL_TASKS
+    flat = cfg.flat()
+    assert flat["params.C"] == 1.0 and flat["params.ngram_max"] == 2
+    assert flat["tasks"] == "boilerplate,stance,claim_type"
+    assert flat["name"] == "tfidf_word_lr" and flat["model"] == "tfidf_word_lr"
+    assert "params" not in flat
+
+
+def test_inherited_tasks_are_narrowed_to_the_models():
+    assert load_config(CONFIG_DIR / "vader.yaml").tasks == ("stance",)
+    assert load_config(CONFIG_DIR / "justext.yaml").tasks == ("boilerplate",)
+    assert load_config(CONFIG_DIR / "majority.yaml").tasks == ALL_TASKS
+
+
+def test_defaults_merge_and_a_config_overrides_them(tmp_path):
+    write(tmp_path, "defaults.yaml", "seed: 7\nbootstrap_resamples: 200\nconfidence: 0.9\n")
+    inherits = load_config(write(tmp_path, "inherits.yaml", "model: majority\n"))
+    assert (inherits.seed, inherits.bootstrap_resamples, inherits.confidence) == (7, 200, 0.9)
+    own = load_config(write(tmp_path, "own.yaml", "model: majority\nseed: 3\n"))
+    assert (own.seed, own.bootstrap_resamples) == (3, 200)
+    # Overrides (the CLI's --seed) win over both.
+    assert load_config(tmp_path / "own.yaml", {"seed": 11}).seed == 11
+
+
+def test_without_defaults_file_the_dataclass_defaults_apply(tmp_path):
+    cfg = load_config(write(tmp_path, "m.yaml", "model: tfidf_char_svm\n"))
+    assert (cfg.seed, cfg.bootstrap_resamples, cfg.confidence, cfg.params) == (0, 1000, 0.95, {})
+    assert cfg.tasks == ALL_TASKS
+
+
+def test_unknown_top_level_key_lists_valid_keys(cfg_dir):
+    path = write(cfg_dir, "bad.yaml", "model: majority\nlearning_rate: 0.1\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    assert str(exc.value) == (
+        f"{path}: unknown key(s) learning_rate; valid keys: bootstrap_resamples, confidence, "
+        "description, model, params, seed, tasks")
+
+
+def test_unknown_key_in_defaults_lists_default_keys(tmp_path):
+    write(tmp_path, "defaults.yaml", "seed: 1\nmodel: majority\n")
+    with pytest.raises(ConfigError, match="unknown key.s. model; valid keys: "
+                                          "bootstrap_resamples, confidence, seed, tasks"):
+        load_config(write(tmp_path, "m.yaml", "model: majority\n"))
+
+
+def test_unknown_model_lists_models(cfg_dir):
+    with pytest.raises(ConfigError) as exc:
+        load_config(write(cfg_dir, "bad.yaml", "model: bert\n"))
+    msg = str(exc.value)
+    assert "unknown model 'bert'; valid models: " in msg
+    for model in ("majority", "tfidf_word_lr", "tfidf_char_svm", "justext", "vader"):
+        assert model in msg
+
+
+def test_missing_model_is_an_unknown_model(cfg_dir):
+    with pytest.raises(ConfigError, match="unknown model None; valid models: majority"):
+        load_config(write(cfg_dir, "bad.yaml", "seed: 1\n"))
+
+
+def test_unknown_task_lists_tasks(cfg_dir):
+    with pytest.raises(ConfigError, match="unknown task 'sentiment'; valid tasks: "
+                                          "boilerplate, stance, claim_type"):
+        load_config(write(cfg_dir, "bad.yaml", "model: majority\ntasks: [stance, sentiment]\n"))
+
+
+def test_task_the_model_does_not_support(cfg_dir):
+    with pytest.raises(ConfigError, match="model 'vader' does not support task 'boilerplate'; "
+                                          "it supports: stance"):
+        load_config(write(cfg_dir, "bad.yaml", "model: vader\ntasks: [boilerplate]\n"))
+
+
+def test_a_single_task_string_is_accepted(cfg_dir):
+    assert load_config(write(cfg_dir, "one.yaml", "model: majority\ntasks: stance\n")).tasks == \
+        ("stance",)
+
+
+def test_unknown_param_lists_valid_params(cfg_dir):
+    path = write(cfg_dir, "bad.yaml", "model: tfidf_word_lr\nparams:\n  gamma: 2\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    assert str(exc.value) == (
+        f"{path}: unknown param(s) gamma for model 'tfidf_word_lr'; valid params: ngram_max, "
+        "min_df, sublinear_tf, C, max_iter")
+
+
+def test_unknown_param_for_a_model_without_params(cfg_dir):
+    with pytest.raises(ConfigError, match="for model 'majority'; valid params: \\(none\\)"):
+        load_config(write(cfg_dir, "bad.yaml", "model: majority\nparams: {C: 1}\n"))
+
+
+def test_params_must_be_a_mapping(cfg_dir):
+    with pytest.raises(ConfigError, match="params must be a mapping"):
+        load_config(write(cfg_dir, "bad.yaml", "model: majority\nparams: [1, 2]\n"))
+
+
+def test_bad_yaml(cfg_dir):
+    path = write(cfg_dir, "bad.yaml", "model: [majority\n")
+    with pytest.raises(ConfigError, match="not valid YAML") as exc:
+        load_config(path)
+    assert str(exc.value).startswith(f"{path}: ")
+
+
+def test_top_level_must_be_a_mapping(cfg_dir):
+    with pytest.raises(ConfigError, match="expected a mapping at the top level"):
+        load_config(write(cfg_dir, "bad.yaml", "- majority\n"))
+
+
+def test_missing_file(cfg_dir):
+    path = cfg_dir / "does_not_exist.yaml"
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    assert str(exc.value) == f"{path}: config file not found"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("seed: abc", "seed must be a number, got 'abc'"),
+    ("bootstrap_resamples: many", "bootstrap_resamples must be a number"),
+    ("confidence: high", "confidence must be a number"),
+    ("confidence: 1.5", "confidence must be between 0 and 1"),
+    ("confidence: 0", "confidence must be between 0 and 1"),
+])
+def test_bad_numbers(cfg_dir, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(cfg_dir, "bad.yaml", f"model: majority\n{text}\n"))
+
+
+def test_validate_directly():
+    cfg = validate("x", {"model": "vader", "params": {"pos_threshold": 0.1}})
+    assert cfg.tasks == ("stance",)
+    assert cfg.params == {"pos_threshold": 0.1}
+
+
+def test_tasks_to_run_all_and_named():
+    cfg = load_config(CONFIG_DIR / "tfidf_word_lr.yaml")
+    assert tasks_to_run(cfg, "all") == list(ALL_TASKS)
+    assert tasks_to_run(cfg, "claim_type") == ["claim_type"]
+    vader = load_config(CONFIG_DIR / "vader.yaml")
+    assert tasks_to_run(vader, "all") == ["stance"]
+    assert tasks_to_run(vader, "stance") == ["stance"]
+
+
+def test_tasks_to_run_errors():
+    vader = load_config(CONFIG_DIR / "vader.yaml")
+    with pytest.raises(ConfigError) as exc:
+        tasks_to_run(vader, "sentiment")
+    assert str(exc.value) == ("unknown task 'sentiment'; valid tasks: all, boilerplate, stance, "
+                              "claim_type")
+    with pytest.raises(ConfigError) as exc:
+        tasks_to_run(vader, "boilerplate")
+    assert str(exc.value) == ("model 'vader' does not support task 'boilerplate'; it supports: "
+                              "stance")

@@ -1,0 +1,264 @@
+"""crypto_news_bench.dataset: gold examples, the Parquet build and its card, loading back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from crypto_news_bench import dataset
+from crypto_news_bench.cli import main
+from crypto_news_bench.corpus import load_corpus
+from crypto_news_bench.errors import DataError
+from crypto_news_bench.schema import TASKS
+from crypto_news_bench.units import blocks, sentences
+
+REPO_DATA = Path(__file__).parents[1] / "data"
+TASK_NAMES = ["boilerplate", "stance", "claim_type"]
+
+
+def files_under(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def annotation_records(data_dir: Path, task: str) -> list[dict]:
+    path = data_dir / "annotations" / f"{task}.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+
+
+def front_matter(card: str) -> dict:
+    assert card.startswith("---\n")
+    head, sep, _ = card[4:].partition("\n---\n")
+    assert sep, "no closing --- for the YAML front matter"
+    return yaml.safe_load(head)
+
+
+@pytest.fixture(scope="module")
+def real_gold():
+    return dataset.gold_examples(REPO_DATA)
+
+
+@pytest.fixture(scope="module")
+def real_build(tmp_path_factory):
+    return dataset.build(REPO_DATA, tmp_path_factory.mktemp("processed"))
+
+
+@pytest.fixture
+def hf_offline(monkeypatch, tmp_path):
+    """HF_HUB_OFFLINE=1 and a private datasets cache: nothing reaches the network or ~/.cache."""
+    import datasets
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    # datasets reads these at import time, so set its module-level copies as well.
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
+    return datasets
+
+
+# --- the gold set -----------------------------------------------------------------------
+
+
+def test_real_gold_covers_every_unit(real_gold):
+    docs = load_corpus(REPO_DATA / "raw")
+    all_blocks = [b for d in docs for b in blocks(d.id, d.text)]
+    bp_labels = {r["id"]: r["label"] for r in annotation_records(REPO_DATA, "boilerplate")}
+    assert [e.unit.id for e in real_gold["boilerplate"]] == [b.id for b in all_blocks]
+    assert set(bp_labels) == {b.id for b in all_blocks}
+    assert [e.label for e in real_gold["boilerplate"]] == [bp_labels[b.id] for b in all_blocks]
+
+    content = [b for b in all_blocks if bp_labels[b.id] == "content"]
+    assert content and len(content) < len(all_blocks)
+    sent_ids = [s.id for d in docs for s in sentences([b for b in content if b.doc_id == d.id])]
+    for task in ("stance", "claim_type"):
+        records = annotation_records(REPO_DATA, task)
+        assert [e.unit.id for e in real_gold[task]] == sent_ids
+        assert len(records) == len(sent_ids) == len({r["id"] for r in records})
+        by_id = {r["id"]: r["label"] for r in records}
+        assert [e.label for e in real_gold[task]] == [by_id[i] for i in sent_ids]
+        assert all(e.unit.block_id in {b.id for b in content} for e in real_gold[task])
+
+
+def test_real_gold_uses_only_schema_labels_and_all_three_documents(real_gold):
+    for task, exs in real_gold.items():
+        assert {e.label for e in exs} <= set(TASKS[task].labels)
+        assert len({e.unit.doc_id for e in exs}) == 3, task
+    assert sorted(real_gold) == sorted(TASK_NAMES)
+
+
+def test_to_columns_uses_label_ids(tiny_data_dir):
+    gold = dataset.gold_examples(tiny_data_dir)
+    cols = dataset.to_columns("boilerplate", gold["boilerplate"])
+    assert tuple(cols) == dataset.COLUMNS
+    assert cols["label"] == [1, 0, 0, 0, 1, 0, 1]
+    assert cols["id"][3] == "a01:L5" and cols["line"][3] == 5
+    assert cols["start"][3] == cols["end"][3] - len("Regulators opened an inquiry.")
+
+
+def test_label_counts_has_every_label_and_an_all_row(tiny_data_dir):
+    gold = dataset.gold_examples(tiny_data_dir)
+    table = dataset.label_counts("claim_type", gold["claim_type"])
+    assert list(table) == ["a01", "b02", "all"]
+    assert table["a01"] == {"legal_regulatory": 1, "quantity": 1, "self_assertion": 1,
+                            "reported_event": 1, "opinion": 0, "no_claim": 0}
+    assert table["all"]["opinion"] == 1 and table["all"]["no_claim"] == 0
+
+
+# --- the build --------------------------------------------------------------------------
+
+
+def test_build_twice_is_byte_identical(real_build, tmp_path):
+    first = files_under(real_build)
+    assert sorted(first) == ["README.md", "boilerplate/train.parquet",
+                             "claim_type/train.parquet", "stance/train.parquet"]
+    again = dataset.build(REPO_DATA, tmp_path / "again")
+    assert files_under(again) == first
+    dataset.build(REPO_DATA, real_build)  # over an existing build
+    assert files_under(real_build) == first
+
+
+def test_committed_processed_data_equals_a_fresh_build(real_build):
+    committed = files_under(REPO_DATA / "processed")
+    fresh = files_under(real_build)
+    assert sorted(committed) == sorted(fresh)
+    stale = [name for name in fresh if committed[name] != fresh[name]]
+    assert not stale, f"data/processed/ differs from a fresh build in {stale}; " \
+                      "run `cnbench data build` (never edit these files by hand)"
+
+
+def test_build_defaults_to_processed_under_the_data_dir(tiny_data_dir):
+    out = dataset.build(tiny_data_dir)
+    assert out == tiny_data_dir / "processed"
+    assert (out / "stance" / "train.parquet").is_file()
+    parquet = (out / "stance" / "train.parquet").read_bytes()
+    assert dataset.dataset_hash("stance", tiny_data_dir) == hashlib.sha256(parquet).hexdigest()[:16]
+
+
+def test_build_refuses_bad_labels(tiny_data_dir, tmp_path):
+    (tiny_data_dir / "annotations" / "stance.jsonl").write_text("", encoding="utf-8")
+    with pytest.raises(DataError, match="5 unit\\(s\\) with no 'stance' label"):
+        dataset.build(tiny_data_dir, tmp_path / "out")
+    assert not (tmp_path / "out" / "stance").exists()
+
+
+@pytest.mark.parametrize("task", TASK_NAMES)
+def test_load_dataset_reads_the_build_offline(real_build, real_gold, hf_offline, task):
+    ds = hf_offline.load_dataset(str(real_build), task, split="train")
+    label = ds.features["label"]
+    assert isinstance(label, hf_offline.ClassLabel)
+    assert label.names == list(TASKS[task].labels)
+    assert ds.column_names == list(dataset.COLUMNS)
+    exs = real_gold[task]
+    assert ds.num_rows == len(exs)
+    assert ds["id"] == [e.unit.id for e in exs]
+    assert ds["text"] == [e.unit.text for e in exs]
+    assert ds["doc_id"] == [e.unit.doc_id for e in exs]
+    assert [label.int2str(i) for i in ds["label"]] == [e.label for e in exs]
+    assert ds["start"] == [e.unit.start for e in exs]
+    assert ds["end"] == [e.unit.end for e in exs]
+    assert ds["line"] == [e.unit.line for e in exs]
+    assert ds["block_id"] == [e.unit.block_id for e in exs]
+
+
+def test_dataset_load_reads_a_built_data_dir(tiny_data_dir, hf_offline):
+    dataset.build(tiny_data_dir)
+    ds = dataset.load("boilerplate", tiny_data_dir)
+    assert ds["id"] == ["a01:L1", "a01:L2", "a01:L3", "a01:L5", "b02:L1", "b02:L2", "b02:L3"]
+    assert ds.features["label"].names == ["content", "boilerplate"]
+
+
+def test_dataset_load_unbuilt_folder(tiny_data_dir):
+    with pytest.raises(DataError) as err:
+        dataset.load("stance", tiny_data_dir)
+    assert str(err.value) == (f"{tiny_data_dir / 'processed'}: dataset not built; "
+                              "run `cnbench data build` first")
+
+
+def test_dataset_load_unknown_task(tiny_data_dir):
+    with pytest.raises(DataError, match="unknown task 'topic'; valid tasks: boilerplate, "
+                                        "stance, claim_type"):
+        dataset.load("topic", tiny_data_dir)
+
+
+# --- the card ---------------------------------------------------------------------------
+
+
+def test_card_front_matter(real_build, real_gold):
+    meta = front_matter((real_build / "README.md").read_text(encoding="utf-8"))
+    assert [c["config_name"] for c in meta["configs"]] == TASK_NAMES
+    for c in meta["configs"]:
+        assert c["data_files"] == [{"split": "train",
+                                    "path": f"{c['config_name']}/train.parquet"}]
+    assert [i["config_name"] for i in meta["dataset_info"]] == TASK_NAMES
+    for info in meta["dataset_info"]:
+        task = info["config_name"]
+        features = {f["name"]: f["dtype"] for f in info["features"]}
+        assert list(features) == list(dataset.COLUMNS)
+        assert features["text"] == "string" and features["start"] == "int32"
+        assert features["label"] == {"class_label": {"names": {
+            str(i): lab for i, lab in enumerate(TASKS[task].labels)}}}
+        (split,) = info["splits"]
+        assert split["name"] == "train"
+        assert split["num_examples"] == len(real_gold[task])
+
+
+def test_card_lists_the_documents_and_counts(real_build):
+    card = (real_build / "README.md").read_text(encoding="utf-8")
+    for doc in load_corpus(REPO_DATA / "raw"):
+        assert f"| {doc.id} | {doc.publisher} | {doc.title} |" in card
+        assert f"`{doc.sha256[:16]}`" in card
+    assert "## Label counts" in card and "### stance (sentences)" in card
+
+
+# --- cnbench data stats / build ---------------------------------------------------------
+
+
+def test_cli_data_stats_tiny(tiny_data_dir, capsys):
+    assert main(["data", "stats", "--data-dir", str(tiny_data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("### boilerplate (blocks)\n")
+    assert ("| document | content | boilerplate | total |\n|---|---|---|---|\n"
+            "| a01 | 3 | 1 | 4 |\n| b02 | 1 | 2 | 3 |\n| **all** | 4 | 3 | 7 |\n") in out
+    assert ("| a01 | 2 | 1 | 1 | 4 |\n| b02 | 0 | 1 | 0 | 1 |\n"
+            "| **all** | 2 | 2 | 1 | 5 |\n") in out  # stance
+    assert "| b02 | 0 | 0 | 0 | 0 | 1 | 0 | 1 |\n" in out  # claim_type
+
+
+def test_cli_data_stats_real_counts_per_document(real_gold, capsys):
+    assert main(["data", "stats", "--data-dir", str(REPO_DATA)]) == 0
+    out = capsys.readouterr().out
+    for task, exs in real_gold.items():
+        labels = TASKS[task].labels
+        assert f"| document | {' | '.join(labels)} | total |" in out
+        per_doc: dict[str, Counter] = {}
+        for e in exs:
+            per_doc.setdefault(e.unit.doc_id, Counter())[e.label] += 1
+        for doc, counts in per_doc.items():
+            row = " | ".join(str(counts[lab]) for lab in labels)
+            assert f"| {doc} | {row} | {sum(counts.values())} |" in out, (task, doc)
+        totals = " | ".join(str(sum(c[lab] for c in per_doc.values())) for lab in labels)
+        assert f"| **all** | {totals} | {len(exs)} |" in out, task
+
+
+def test_cli_data_stats_bad_labels(tiny_data_dir, capsys):
+    path = tiny_data_dir / "annotations" / "boilerplate.jsonl"
+    path.write_text(path.read_text(encoding="utf-8") + '{"id": "x"}\n', encoding="utf-8")
+    assert main(["data", "stats", "--data-dir", str(tiny_data_dir)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"error: {path}:8: missing key(s) label, text_sha256\n"
+
+
+def test_cli_data_build(tiny_data_dir, capsys):
+    assert main(["data", "build", "--data-dir", str(tiny_data_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"wrote {tiny_data_dir / 'processed'}\n")
+    assert "| **all** | 4 | 3 | 7 |" in out
+    assert sorted(files_under(tiny_data_dir / "processed")) == [
+        "README.md", "boilerplate/train.parquet", "claim_type/train.parquet",
+        "stance/train.parquet"]
