@@ -47,12 +47,20 @@ def decode_text(path: Path) -> str:
         ) from None
 
 
+def read_jsonl_lines(path: Path) -> list[str]:
+    """The lines of a UTF-8 JSONL file, split on "\n" only (a JSON string may hold U+2028)."""
+    try:
+        return path.read_bytes().decode("utf-8").split("\n")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 (byte {exc.start})") from None
+
+
 def read_metadata(raw_dir: Path) -> list[dict]:
     meta_path = raw_dir / METADATA_FILE
     if not meta_path.exists():
         raise DataError(f"{meta_path}: metadata file not found")
     records = []
-    for lineno, line in enumerate(meta_path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(read_jsonl_lines(meta_path), 1):
         if not line.strip():
             continue
         try:
@@ -84,11 +92,14 @@ def load_corpus(raw_dir: Path | str) -> list[Document]:
         raise DataError(
             f"{raw_dir}: {', '.join(unlisted)} not listed in {METADATA_FILE}; add metadata for it"
         )
-    docs, seen = [], set()
+    docs, seen, seen_files = [], set(), set()
     for record in records:
         if record["id"] in seen:
             raise DataError(f"{raw_dir / METADATA_FILE}: duplicate document id {record['id']}")
+        if record["file"] in seen_files:
+            raise DataError(f"{raw_dir / METADATA_FILE}: file {record['file']} is listed twice")
         seen.add(record["id"])
+        seen_files.add(record["file"])
         path = raw_dir / record["file"]
         text = decode_text(path)
         digest = sha256_bytes(path.read_bytes())

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from .corpus import read_jsonl_lines
 from .errors import DataError
 from .schema import TASKS, Task
 from .units import Unit
@@ -37,7 +38,7 @@ def read_label_file(path: Path, task: Task) -> dict[str, Label]:
     if not path.exists():
         raise DataError(f"{path}: annotation file for task {task.name!r} not found")
     labels: dict[str, Label] = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for lineno, line in enumerate(read_jsonl_lines(path), 1):
         where = f"{path}:{lineno}"
         if not line.strip():
             continue

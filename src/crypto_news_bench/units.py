@@ -16,7 +16,7 @@ from .errors import DataError
 # Bullets the scraper leaves in front of list items; stripped with the surrounding white space.
 # A dash or asterisk counts as a bullet only before white space (or alone on the line), so a
 # line starting "-5%" or "*Update*" keeps its first character.
-_BULLET = re.compile(r"^\s*(?:(?:[•·▪◦‣]+|[\-*–]+(?=\s|$))\s*)*")
+_BULLET = re.compile(r"^[\s\ufeff]*(?:(?:[•·▪◦‣]+|[\-*–]+(?=\s|$))\s*)*")
 
 
 @dataclass(frozen=True)
@@ -35,18 +35,20 @@ class Unit:
 def blocks(doc_id: str, raw_text: str) -> list[Unit]:
     """Non-empty lines, with white space and list bullets stripped."""
     units, offset = [], 0
-    for lineno, line in enumerate(raw_text.splitlines(keepends=True), 1):
-        body = line.rstrip("\r\n")
+    # Only "\n" ends a line (as for editors and grep -n); str.splitlines would also break on
+    # U+2028, form feeds and the like and shift every line number after them.
+    for lineno, line in enumerate(raw_text.split("\n"), 1):
+        line_start, offset = offset, offset + len(line) + 1
+        body = line.removesuffix("\r")
         lead = _BULLET.match(body).end()
         stripped = body[lead:].rstrip()
         if stripped:
-            start = offset + lead
+            start = line_start + lead
             bid = f"{doc_id}:L{lineno}"
             units.append(
                 Unit(bid, doc_id, "block", lineno, start, start + len(stripped), stripped, bid,
                      len(units))
             )
-        offset += len(line)
     return units
 
 
