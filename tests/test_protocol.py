@@ -32,7 +32,7 @@ UNITS = [
 
 
 def columns(units):
-    ids, docs, texts, labels = zip(*units)
+    ids, docs, texts, labels = zip(*units, strict=True)
     return list(texts), list(labels), list(docs), list(ids)
 
 
@@ -63,7 +63,7 @@ def test_pooled_predictions_cover_every_unit_once():
     ev = evaluate(config("tfidf_word_lr"), "stance", texts, labels, docs, ids)
     assert len(ev.predictions) == len(UNITS)
     assert sorted(p["id"] for p in ev.predictions) == sorted(ids)
-    for p, (uid, doc, text, label) in zip(ev.predictions, UNITS):
+    for p, (uid, doc, text, label) in zip(ev.predictions, UNITS, strict=True):
         assert set(p) == {"id", "doc", "text", "gold", "predicted", "score"}
         assert (p["id"], p["doc"], p["text"], p["gold"]) == (uid, doc, text, STANCE.labels[label])
         assert p["predicted"] in STANCE.labels

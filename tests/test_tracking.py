@@ -108,6 +108,8 @@ def test_nested_fold_runs(store, stance_data):
         [store.experiment_id],
         filter_string=f"tags.mlflow.parentRunId = '{store.first.run_id}'")
     assert len(folds) == 3
+    # Nothing strays into the default experiment (whose artifact root is ./mlruns).
+    assert store.client.search_runs(["0"]) == []
     docs = sorted(set(stance_data["doc_id"]))
     assert sorted(r.data.tags["cnbench.held_out"] for r in folds) == docs
     assert sorted(r.info.run_name for r in folds) == [f"fold-{d}" for d in docs]
@@ -185,7 +187,7 @@ def test_artifacts(store, stance_data, tmp_path):
     assert sorted(r["id"] for r in rows) == sorted(stance_data["id"])
     labels = {"promotional", "critical", "neutral"}
     assert {r["gold"] for r in rows} <= labels and {r["predicted"] for r in rows} <= labels
-    names_by_id = dict(zip(stance_data["id"], stance_data["label"]))
+    names_by_id = dict(zip(stance_data["id"], stance_data["label"], strict=True))
     label_names = ("promotional", "critical", "neutral")
     assert all(r["gold"] == label_names[names_by_id[r["id"]]] for r in rows)
     assert all(np.isfinite(float(r["score"])) for r in rows)
@@ -367,7 +369,9 @@ def test_exception_ends_the_run_failed(use_store, monkeypatch):
     runs = runs_of(use_store, "exploding-err")
     [parent] = [r for r in runs if r.data.tags["cnbench.kind"] == "parent"]
     assert parent.info.status == "FAILED"
-    folds = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
+    folds = use_store.client.search_runs(
+        [use_store.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
     assert [(f.data.tags["cnbench.kind"], f.info.status) for f in folds] == [("fold", "FINISHED")]
     # Nothing was registered for a failed run.
     assert use_store.client.search_model_versions("name = 'stance-exploding-err'") == []

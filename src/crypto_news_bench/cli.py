@@ -72,6 +72,38 @@ def _bench(args: argparse.Namespace) -> None:
     leaderboard.bar_chart(boards, args.chart)
 
 
+def _publish(args: argparse.Namespace) -> None:
+    from .publish import publish
+
+    out = publish(args.run_id, args.out, overwrite=args.overwrite)
+    print(f"published {args.run_id} to {out}")
+
+
+DEFAULT_MODELS = "boilerplate=champion,stance=champion,claim_type=champion"
+
+
+def _predict(args: argparse.Namespace) -> None:
+    from .predict import load_predictor, predict_article, write_outputs
+    from .schema import TASKS
+
+    refs = {}
+    items = [i.strip() for group in args.models or [DEFAULT_MODELS] for i in group.split(",")]
+    for item in items:
+        task, sep, ref = item.partition("=")
+        if not sep or task not in TASKS:
+            raise DataError(f"--models takes TASK=REF with TASK one of {', '.join(TASKS)}; "
+                            f"got {item!r}")
+        refs[task] = ref
+    # Read the article before loading any model: a bad file should fail in a second.
+    from .corpus import decode_text
+
+    decode_text(Path(args.article))
+    predictors = {task: load_predictor(ref, task) for task, ref in refs.items()}
+    raw, predictions = predict_article(args.article, predictors)
+    jsonl, page = write_outputs(args.article, raw, predictions, args.out)
+    print(f"{len(predictions)} predictions: {jsonl}\npage: {page}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -106,6 +138,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default="data")
     p.add_argument("--chart", default="mlruns/leaderboard.png")
     p.set_defaults(func=_bench)
+
+    p = sub.add_parser("publish", help="export a run's final model as a standalone folder")
+    p.add_argument("run_id")
+    p.add_argument("--out", required=True, help="the folder to write")
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty folder")
+    p.set_defaults(func=_publish)
+
+    p = sub.add_parser("predict", help="label a new article: JSONL and an HTML page")
+    p.add_argument("article", help="a plain-text article, UTF-8")
+    p.add_argument("--models", action="append", metavar="TASK=REF[,TASK=REF...]",
+                   help="per task: a published folder, models:/NAME@ALIAS, runs:/ID/model, or "
+                        f"champion (default: {DEFAULT_MODELS})")
+    p.add_argument("--out", default="predictions", help="output folder (default: %(default)s)")
+    p.set_defaults(func=_predict)
     return parser
 
 

@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import warnings
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +153,11 @@ def log_fold(fold: FoldResult, task: str) -> str:
     """A nested run for one fold: its metrics and, for trained transformers, the loss curve."""
     import mlflow
 
+    # In the parent's experiment: without experiment_id MLflow puts a nested run in the
+    # default experiment (id 0, artifacts under ./mlruns), away from its parent.
+    parent = mlflow.active_run()
     with mlflow.start_run(run_name=f"fold-{fold.held_out}", nested=True,
+                          experiment_id=parent.info.experiment_id if parent else None,
                           tags={KIND_TAG: "fold", "cnbench.held_out": fold.held_out,
                                 "cnbench.task": task}) as run:
         mlflow.log_params({"held_out": fold.held_out, "n_train": fold.n_train,
@@ -230,6 +235,8 @@ def log_evaluation(evaluation: Evaluation) -> None:
     })
     if evaluation.notes:
         mlflow.set_tag("cnbench.notes", "; ".join(evaluation.notes))
+    # The config as data, for publishing and model cards (params are flattened strings).
+    mlflow.log_dict(asdict(evaluation.config), "config.json")
     with tempfile.TemporaryDirectory() as tmp:
         for path in write_artifacts(evaluation, Path(tmp)):
             mlflow.log_artifact(str(path))
@@ -343,3 +350,14 @@ def update_champion(task: str) -> tuple[str, str] | None:
             client.delete_registered_model_alias(rm.name, CHAMPION)
     client.set_registered_model_alias(best.name, CHAMPION, best.version)
     return best.name, best.version
+
+
+def champion_uri(task: str) -> str:
+    """``models:/<name>@champion`` for the task's champion in the current store."""
+    from mlflow.tracking import MlflowClient
+
+    for rm in MlflowClient().search_registered_models(filter_string=f"name LIKE '{task}-%'"):
+        if CHAMPION in (rm.aliases or {}):
+            return f"models:/{rm.name}@{CHAMPION}"
+    raise TrackingError(f"no registered {task} model has the {CHAMPION!r} alias yet; "
+                        "train one with `cnbench train`")

@@ -1,0 +1,261 @@
+"""Use on a new article: segment it like the corpus, run the boilerplate model on its blocks and
+the stance and claim-type models on the content sentences, write JSONL and an HTML page.
+
+A model reference is a published folder (``cnbench publish``), an MLflow model URI
+(``models:/stance-setfit@champion``, ``runs:/<id>/model``), or ``champion`` for the task's
+champion in the tracking store.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .corpus import decode_text
+from .errors import DataError
+from .schema import TASKS
+from .units import Unit, blocks, sentences
+
+
+class Predictor:
+    """Labels and scores for texts; the same interface whatever the model's flavour."""
+
+    labels: list[str]
+
+    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        raise NotImplementedError
+
+
+class TransformersPredictor(Predictor):
+    """Batched, length-sorted, dynamically padded, under ``torch.inference_mode``."""
+
+    def __init__(self, model, tokenizer, batch_size: int = 64, max_length: int = 256):
+        self.model, self.tokenizer = model.eval(), tokenizer
+        self.batch_size, self.max_length = batch_size, max_length
+        self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+
+    @classmethod
+    def from_folder(cls, folder: str | Path, **kwargs) -> TransformersPredictor:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        return cls(AutoModelForSequenceClassification.from_pretrained(folder),
+                   AutoTokenizer.from_pretrained(folder), **kwargs)
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        from .models.encoder import batches
+
+        texts = list(texts)
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        with torch.inference_mode():
+            for idx, enc in batches(self.tokenizer, texts, self.batch_size, self.max_length):
+                out[idx] = torch.softmax(self.model(**enc).logits, dim=-1).float().numpy()
+        return out
+
+    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        p = self.probabilities(texts)
+        return [(self.labels[i], float(p[n, i])) for n, i in enumerate(p.argmax(axis=1))]
+
+
+class EncoderHeadPredictor(Predictor):
+    def __init__(self, folder: str | Path):
+        from .encoder_head_pyfunc import load_encoder_head
+
+        self.body, self.head, self.labels = load_encoder_head(folder)
+
+    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        emb = self.body.encode(list(texts), convert_to_numpy=True, normalize_embeddings=True,
+                               show_progress_bar=False)
+        p = self.head.predict_proba(emb)
+        return [(self.labels[int(self.head.classes_[i])], float(p[n, i]))
+                for n, i in enumerate(p.argmax(axis=1))]
+
+
+# The only non-scikit-learn types a skops file of ours may hold: the rule-based wrappers.
+OWN_TYPES = {
+    "crypto_news_bench.models.external.JusTextClassifier",
+    "crypto_news_bench.models.external.VaderStanceClassifier",
+}
+
+
+class SklearnPredictor(Predictor):
+    def __init__(self, path: str | Path, labels: Sequence[str]):
+        import skops.io
+
+        untrusted = skops.io.get_untrusted_types(file=path)
+        unknown = sorted(set(untrusted) - OWN_TYPES)
+        if unknown:
+            raise DataError(f"{path}: refusing to load unknown types {', '.join(unknown)}")
+        self.model = skops.io.load(path, trusted=untrusted)
+        self.labels = list(labels)
+
+    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        from .protocol import label_scores
+
+        pred, score = label_scores(self.model, list(texts), len(self.labels))
+        return [(self.labels[i], float(s)) for i, s in zip(pred, score)]
+
+
+def _labels_of(folder: Path, task: str) -> list[str]:
+    path = folder / "labels.json"
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))["labels"]
+    return list(TASKS[task].labels)
+
+
+def _from_folder(folder: Path, task: str) -> Predictor:
+    if (folder / "head.skops").exists():
+        return EncoderHeadPredictor(folder)
+    if (folder / "model.skops").exists():
+        return SklearnPredictor(folder / "model.skops", _labels_of(folder, task))
+    if (folder / "config.json").exists():
+        return TransformersPredictor.from_folder(folder)
+    raise DataError(f"{folder}: not a model folder (no head.skops, model.skops or config.json)")
+
+
+def load_predictor(ref: str, task: str) -> Predictor:
+    """A predictor for a published folder, an MLflow model URI, or ``champion``; refused when
+    its labels are not the task's (a stance model given for boilerplate, say)."""
+    predictor = _load(ref, task)
+    if list(predictor.labels) != list(TASKS[task].labels):
+        raise DataError(
+            f"model {ref!r} predicts {', '.join(predictor.labels)}, not the {task} labels "
+            f"({', '.join(TASKS[task].labels)}); is it a model of another task?"
+        )
+    return predictor
+
+
+def _load(ref: str, task: str) -> Predictor:
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if Path(ref).is_dir():
+        return _from_folder(Path(ref), task)
+    if ref == "champion":
+        from . import tracking
+
+        tracking.setup()
+        ref = tracking.champion_uri(task)
+    if not ref.startswith(("models:/", "runs:/")):
+        raise DataError(
+            f"model reference {ref!r} for {task} is neither a folder nor an MLflow model URI "
+            "(models:/NAME@champion, runs:/RUN_ID/model) nor 'champion'"
+        )
+    import mlflow
+    import yaml
+
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=ref))
+    flavours = yaml.safe_load((local / "MLmodel").read_text(encoding="utf-8"))["flavors"]
+    if "transformers" in flavours:
+        parts = mlflow.transformers.load_model(ref, return_type="components")
+        return TransformersPredictor(parts["model"], parts["tokenizer"])
+    if (local / "artifacts" / "model_dir").is_dir():
+        return EncoderHeadPredictor(local / "artifacts" / "model_dir")
+    return SklearnPredictor(local / "model.skops", TASKS[task].labels)
+
+
+@dataclass
+class Prediction:
+    unit: Unit
+    task: str
+    label: str
+    score: float
+
+    def record(self) -> dict:
+        u = self.unit
+        return {"unit": u.id, "kind": u.kind, "task": self.task, "start": u.start, "end": u.end,
+                "label": self.label, "score": round(self.score, 6), "text": u.text}
+
+
+def predict_article(path: Path | str, predictors: dict[str, Predictor]) -> tuple[str, list]:
+    """(raw text, predictions) for one article; every block, every content sentence."""
+    path = Path(path)
+    unknown = sorted(set(predictors) - set(TASKS))
+    if unknown:
+        raise DataError(f"unknown task(s) {', '.join(unknown)}; valid: {', '.join(TASKS)}")
+    text = decode_text(path)
+    doc_blocks = blocks(path.stem, text)
+    out: list[Prediction] = []
+    content = doc_blocks
+    if "boilerplate" in predictors:
+        results = predictors["boilerplate"].predict([b.text for b in doc_blocks])
+        out += [Prediction(b, "boilerplate", lab, s) for b, (lab, s) in zip(doc_blocks, results)]
+        content = [b for b, (lab, _) in zip(doc_blocks, results) if lab == "content"]
+    sents = sentences(content)
+    for task in ("stance", "claim_type"):
+        if task in predictors and sents:
+            results = predictors[task].predict([s.text for s in sents])
+            out += [Prediction(s, task, lab, sc) for s, (lab, sc) in zip(sents, results)]
+    return text, out
+
+
+STANCE_COLOURS = {"promotional": "#d9f2d9", "critical": "#f9d6d5", "neutral": "transparent"}
+
+
+def render_html(title: str, raw_text: str, predictions: list[Prediction]) -> str:
+    """A self-contained page: boilerplate greyed out, sentences coloured by stance, claim type
+    as a badge. Every piece of article text is escaped."""
+    by_unit: dict[str, dict[str, Prediction]] = {}
+    for p in predictions:
+        by_unit.setdefault(p.unit.id, {})[p.task] = p
+    sents_of: dict[str, list[Unit]] = {}
+    for p in predictions:
+        if p.unit.kind == "sentence" and p.task in ("stance", "claim_type"):
+            lst = sents_of.setdefault(p.unit.block_id, [])
+            if p.unit not in lst:
+                lst.append(p.unit)
+    rows = []
+    for block in blocks(title, raw_text):
+        bp = by_unit.get(block.id, {}).get("boilerplate")
+        if bp is not None and bp.label == "boilerplate":
+            rows.append(f'<p class="boilerplate" title="boilerplate ({bp.score:.2f})">'
+                        f"{html.escape(block.text)}</p>")
+            continue
+        parts, cursor = [], block.start
+        for s in sorted(sents_of.get(block.id, []), key=lambda u: u.start):
+            parts.append(html.escape(raw_text[cursor:s.start]))
+            preds = by_unit.get(s.id, {})
+            stance, claim = preds.get("stance"), preds.get("claim_type")
+            colour = STANCE_COLOURS.get(stance.label, "transparent") if stance else "transparent"
+            tip = "; ".join(f"{p.task}: {p.label} ({p.score:.2f})" for p in preds.values())
+            badge = (f' <span class="claim">{html.escape(claim.label)}</span>' if claim else "")
+            parts.append(f'<span class="sentence" style="background:{colour}" '
+                         f'title="{html.escape(tip)}">{html.escape(s.text)}{badge}</span>')
+            cursor = s.end
+        parts.append(html.escape(raw_text[cursor:block.end]))
+        rows.append(f'<p class="content">{"".join(parts)}</p>')
+    legend = " ".join(f'<span class="sentence" style="background:{c}">{n}</span>'
+                      for n, c in STANCE_COLOURS.items())
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>
+body {{ font-family: Georgia, serif; max-width: 46rem; margin: 2rem auto; line-height: 1.5;
+       color: #222; }}
+.boilerplate {{ color: #aaa; font-size: 0.85em; }}
+.sentence {{ border-radius: 3px; padding: 0 2px; }}
+.claim {{ font: 0.7em sans-serif; color: #555; border: 1px solid #bbb; border-radius: 3px;
+          padding: 0 3px; margin-left: 2px; }}
+.legend {{ font: 0.85em sans-serif; border-bottom: 1px solid #ddd; padding-bottom: 0.5rem; }}
+</style></head><body>
+<div class="legend">stance: {legend} · claim type in boxes · boilerplate in grey</div>
+{chr(10).join(rows)}
+</body></html>
+"""
+
+
+def write_outputs(article: Path | str, raw_text: str, predictions: list[Prediction],
+                  out_dir: Path | str) -> tuple[Path, Path]:
+    article, out_dir = Path(article), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jsonl = out_dir / f"{article.stem}.predictions.jsonl"
+    jsonl.write_text("".join(json.dumps(p.record(), ensure_ascii=False) + "\n"
+                             for p in predictions), encoding="utf-8")
+    page = out_dir / f"{article.stem}.html"
+    page.write_text(render_html(article.stem, raw_text, predictions), encoding="utf-8")
+    return jsonl, page
