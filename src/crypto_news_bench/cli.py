@@ -93,6 +93,8 @@ def _predict(args: argparse.Namespace) -> None:
         if not sep or task not in TASKS:
             raise DataError(f"--models takes TASK=REF with TASK one of {', '.join(TASKS)}; "
                             f"got {item!r}")
+        if task in refs:
+            raise DataError(f"--models names {task} twice ({refs[task]!r} and {ref!r})")
         refs[task] = ref
     # Read the article before loading any model: a bad file should fail in a second.
     from .corpus import decode_text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +11,10 @@ from . import tracking
 from .config import ExperimentConfig
 from .models import MODELS
 from .protocol import Evaluation, evaluate
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 @dataclass
@@ -27,7 +32,9 @@ def train(config: ExperimentConfig, task: str, data_dir: Path | str = ds.DATA_DI
     """
     data = ds.load(task, data_dir)
     columns = (data["text"], data["label"], data["doc_id"], data["id"])
-    if not track:
+    # Under torchrun every rank trains (DDP needs them all), but only rank 0 talks to MLflow,
+    # so one launch makes one set of runs and one checkpoint.
+    if not track or not is_main_process():
         return TrainResult(None, evaluate(config, task, *columns))
     tracking.setup(tracking_uri)
     source = str((ds.processed_dir(data_dir) / task / "train.parquet").resolve())
