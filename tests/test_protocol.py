@@ -7,9 +7,10 @@ import math
 
 import numpy as np
 import pytest
+from sklearn.dummy import DummyClassifier
 
 from crypto_news_bench.config import ExperimentConfig
-from crypto_news_bench.protocol import _Constant, evaluate, label_scores
+from crypto_news_bench.protocol import evaluate, label_scores
 from crypto_news_bench.schema import TASKS
 
 STANCE = TASKS["stance"]
@@ -124,14 +125,15 @@ def test_training_fold_with_one_class_only(model):
         [("neutral", 1.0), ("neutral", 1.0)]
     assert "fold c: promotional, critical absent from training, never predicted" in ev.notes
     # The final model saw both classes, so it is a real estimator again.
-    assert not isinstance(ev.final_model, _Constant)
+    assert len(ev.final_model.classes_) == 2
 
 
 def test_final_model_on_one_class_data_is_constant():
     units = [("a:1", "a", "An office", NEU), ("b:1", "b", "A report", NEU)]
     texts, labels, docs, ids = columns(units)
     ev = evaluate(config("tfidf_word_lr"), "stance", texts, labels, docs, ids)
-    assert isinstance(ev.final_model, _Constant)
+    assert isinstance(ev.final_model, DummyClassifier)
+    assert ev.final_model.classes_.tolist() == [NEU]
     assert ev.metrics["accuracy"] == 1.0
 
 
@@ -195,6 +197,7 @@ def test_label_scores_binary_margin():
 
 
 def test_label_scores_constant_model():
-    pred, score = label_scores(_Constant(1), ["x", "y", "z"], 3)
+    constant = DummyClassifier(strategy="most_frequent").fit(["a"], [1])
+    pred, score = label_scores(constant, ["x", "y", "z"], 3)
     assert pred.tolist() == [1, 1, 1]
     assert score.tolist() == [1.0, 1.0, 1.0]

@@ -71,7 +71,7 @@ def to_columns(task_name: str, examples: list[Example]) -> dict[str, list]:
         u = ex.unit
         row = (u.id, u.doc_id, u.text, task.label_id(ex.label), u.block_id, u.line, u.position,
                u.start, u.end)
-        for col, value in zip(COLUMNS, row):
+        for col, value in zip(COLUMNS, row, strict=True):
             cols[col].append(value)
     return cols
 
@@ -112,7 +112,8 @@ def _card(examples: dict[str, list[Example]], docs: list[Document],
         "task_categories": ["text-classification"],
         "size_categories": ["n<1K"],
         "configs": [
-            {"config_name": name, "data_files": [{"split": "train", "path": f"{name}/train.parquet"}]}
+            {"config_name": name,
+             "data_files": [{"split": "train", "path": f"{name}/train.parquet"}]}
             for name in examples
         ],
         "dataset_info": [

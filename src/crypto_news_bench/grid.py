@@ -1,4 +1,4 @@
-"""The benchmark grid: which (config, task) cells ``cnbench bench`` runs, from configs/bench.yaml."""
+"""The benchmark grid: the (config, task) cells ``cnbench bench`` runs, from bench.yaml."""
 
 from __future__ import annotations
 

@@ -110,7 +110,7 @@ def bar_chart(boards: dict[str, list[Row]], path: Path | str) -> Path:
     path = Path(path)
     fig, axes = plt.subplots(1, max(len(tasks), 1), figsize=(5 * max(len(tasks), 1), 4),
                              squeeze=False)
-    for ax, task in zip(axes[0], tasks):
+    for ax, task in zip(axes[0], tasks, strict=False):
         rows = boards[task]
         names = [r.config for r in rows]
         values = [r.macro_f1 for r in rows]

@@ -99,7 +99,7 @@ class SklearnPredictor(Predictor):
         from .protocol import label_scores
 
         pred, score = label_scores(self.model, list(texts), len(self.labels))
-        return [(self.labels[i], float(s)) for i, s in zip(pred, score)]
+        return [(self.labels[i], float(s)) for i, s in zip(pred, score, strict=True)]
 
 
 def _labels_of(folder: Path, task: str) -> list[str]:
@@ -184,14 +184,15 @@ def predict_article(path: Path | str, predictors: dict[str, Predictor]) -> tuple
     out: list[Prediction] = []
     content = doc_blocks
     if "boilerplate" in predictors:
-        results = predictors["boilerplate"].predict([b.text for b in doc_blocks])
-        out += [Prediction(b, "boilerplate", lab, s) for b, (lab, s) in zip(doc_blocks, results)]
-        content = [b for b, (lab, _) in zip(doc_blocks, results) if lab == "content"]
+        results = list(zip(doc_blocks, predictors["boilerplate"].predict(
+            [b.text for b in doc_blocks]), strict=True))
+        out += [Prediction(b, "boilerplate", lab, s) for b, (lab, s) in results]
+        content = [b for b, (lab, _) in results if lab == "content"]
     sents = sentences(content)
     for task in ("stance", "claim_type"):
         if task in predictors and sents:
-            results = predictors[task].predict([s.text for s in sents])
-            out += [Prediction(s, task, lab, sc) for s, (lab, sc) in zip(sents, results)]
+            results = zip(sents, predictors[task].predict([s.text for s in sents]), strict=True)
+            out += [Prediction(s, task, lab, sc) for s, (lab, sc) in results]
     return text, out
 
 

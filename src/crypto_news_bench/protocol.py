@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sklearn.dummy import DummyClassifier
 
 from .config import ExperimentConfig
 from .folds import lodo_folds
@@ -65,16 +66,6 @@ class Evaluation:
         return sum(f.n_test for f in self.folds) / seconds if seconds > 0 else float("inf")
 
 
-class _Constant:
-    """Stand-in when a training fold has one class only: most estimators refuse to fit."""
-
-    def __init__(self, label: int):
-        self.classes_ = np.array([label])
-
-    def predict_proba(self, X: Sequence[str]) -> np.ndarray:
-        return np.ones((len(X), 1))
-
-
 def label_scores(model, texts: Sequence[str], n_labels: int) -> tuple[np.ndarray, np.ndarray]:
     """Predicted label ids and the score of each, over the task's whole label space.
 
@@ -94,9 +85,9 @@ def label_scores(model, texts: Sequence[str], n_labels: int) -> tuple[np.ndarray
 
 
 def _fit(config: ExperimentConfig, task: Task, texts: list[str], y: np.ndarray):
-    present = np.unique(y)
-    if len(present) == 1 and MODELS[config.model].trainable:
-        return _Constant(int(present[0]))
+    if len(np.unique(y)) == 1 and MODELS[config.model].trainable:
+        # Most estimators refuse to fit one class; predicting it is all there is to learn.
+        return DummyClassifier(strategy="most_frequent").fit(texts, y)
     model = MODELS[config.model].build(task.name, config.seed, config.params)
     model.fit(texts, y)
     return model

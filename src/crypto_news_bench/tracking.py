@@ -306,7 +306,7 @@ def log_final_model(evaluation: Evaluation, flavour: str) -> Any:
     """Log the model fitted on all gold data and register it as ``<task>-<config>``."""
     registered = registered_name(evaluation.task, evaluation.config.name)
     model = evaluation.final_model
-    # A fold with one class gets a constant stand-in (protocol._fit): always scikit-learn.
+    # Training data with one class gets a DummyClassifier (protocol._fit), whatever the config.
     if flavour == "sklearn" or type(model).__module__.startswith("sklearn"):
         info = log_sklearn_model(model, registered)
     elif flavour == "transformers":

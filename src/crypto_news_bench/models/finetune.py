@@ -66,8 +66,13 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: Sequence[str], y) -> FineTuneClassifier:
         from datasets import Dataset
-        from transformers import (DataCollatorWithPadding, PrinterCallback, Trainer,
-                                  TrainingArguments, set_seed)
+        from transformers import (
+            DataCollatorWithPadding,
+            PrinterCallback,
+            Trainer,
+            TrainingArguments,
+            set_seed,
+        )
 
         set_seed(self.seed, deterministic=True)
         self._init_model()

@@ -47,7 +47,8 @@ class SetFitClassifier(EncoderHeadClassifier):
             args = TrainingArguments(
                 output_dir=out, batch_size=self.batch_size, num_epochs=self.epochs,
                 num_iterations=self.num_iterations, body_learning_rate=self.body_learning_rate,
-                max_length=self.max_length, seed=self.seed, logging_steps=1, save_strategy="no", report_to="none",
+                max_length=self.max_length, seed=self.seed, logging_steps=1,
+                save_strategy="no", report_to="none",
                 show_progress_bar=False,
             )
             Trainer(model=model, args=args, train_dataset=data,
