@@ -100,33 +100,35 @@ def test_collect_all_runs(store, boards):
 
 def test_collect_one_task_and_a_task_without_runs(boards):
     assert list(leaderboard.collect("stance")) == ["stance"]
-    assert leaderboard.collect("claim_type") == {}
+    # A task named but never run shows as an empty board, not as nothing.
+    assert leaderboard.collect("claim_type") == {"claim_type": []}
 
 
 def test_render_markdown(boards):
     text = leaderboard.render(boards, "md")
     lines = text.splitlines()
     assert lines[0] == "### stance"
-    assert lines[2] == ("| rank | model | macro-F1 [95% CI] | f1_pro_crit | fit time (s) | "
-                        "run id |")
+    assert lines[2] == ("| rank | model | macro-F1 [95% CI] | ± sd (seeds) | f1_pro_crit | "
+                        "fit time (s) | units/s | run id |")
     rows = boards["stance"]
     for i, r in enumerate(rows, 1):
         assert lines[3 + i].startswith(
             f"| {i} | {r.config} | {r.macro_f1:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] | "
-            f"{r.secondary:.3f} | ")
+            f"± 0.000 (1) | {r.secondary:.3f} | ")
         assert lines[3 + i].endswith(f"| `{r.run_id}` |")
     assert len(lines) == 4 + len(rows)
     assert text.endswith("\n")
 
 
 def test_render_markdown_empty_board():
-    assert "| | (no finished runs) | | | | |" in leaderboard.render({"stance": []}, "md")
+    assert "| | (no finished runs) | | | | | | |" in leaderboard.render({"stance": []}, "md")
 
 
 def test_render_csv(boards):
     reader = csv.DictReader(io.StringIO(leaderboard.render(boards, "csv")))
     rows = list(reader)
-    assert reader.fieldnames == [f.name for f in fields(Row)]
+    # Per-class F1 is a nested mapping: it is in the JSON, not in the flat CSV.
+    assert reader.fieldnames == [f.name for f in fields(Row) if f.name != "per_class_f1"]
     expected = boards["stance"]
     assert [r["run_id"] for r in rows] == [r.run_id for r in expected]
     for got, want in zip(rows, expected, strict=True):

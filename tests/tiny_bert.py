@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import string
 from pathlib import Path
 
@@ -21,8 +22,15 @@ def make_tiny_bert(path: Path | str) -> Path:
     chars = list(string.ascii_lowercase + string.digits + string.punctuation)
     vocab = SPECIAL + chars + [f"##{c}" for c in chars] + WORDS
     (path / "vocab.txt").write_text("\n".join(dict.fromkeys(vocab)) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizer(vocab_file=str(path / "vocab.txt"), do_lower_case=True,
-                              model_max_length=128)
+    if "vocab" in inspect.signature(BertTokenizer.__init__).parameters:
+        # transformers 5: a tokenizers-backed class that ignores vocab_file (every word would
+        # become [UNK]); it takes the vocabulary itself.
+        tokens = (path / "vocab.txt").read_text(encoding="utf-8").split()
+        tokenizer = BertTokenizer(vocab={t: i for i, t in enumerate(tokens)},
+                                  do_lower_case=True, model_max_length=128)
+    else:
+        tokenizer = BertTokenizer(vocab_file=str(path / "vocab.txt"), do_lower_case=True,
+                                  model_max_length=128)
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2,
                         num_attention_heads=2, intermediate_size=64,
                         max_position_embeddings=128)

@@ -34,6 +34,16 @@ class ExperimentConfig:
     confidence: float = 0.95
     description: str = ""
 
+    def digest(self) -> str:
+        """Hash of everything that shapes the results except the name and the seed."""
+        import hashlib
+        import json
+
+        content = {k: v for k, v in self.flat().items() if k not in ("name", "seed",
+                                                                      "description")}
+        return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()
+                              ).hexdigest()[:16]
+
     def flat(self) -> dict[str, Any]:
         """Flattened for MLflow params: ``params.C`` and so on."""
         out = {k: v for k, v in asdict(self).items() if k != "params"}

@@ -1,7 +1,14 @@
-"""The benchmark grid: the (config, task) cells ``cnbench bench`` runs, from bench.yaml."""
+"""The benchmark grid: the (config, task, seed) cells ``cnbench bench`` runs, from bench.yaml.
+
+A cell is finished when the tracking store holds a FINISHED parent run with the same config
+(name and content hash), task, seed, dataset hash and package version: such cells are skipped
+unless forced, so an interrupted bench resumes where it stopped. ``shard`` splits the cells
+for many machines that log to one shared MLflow server.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,10 +16,11 @@ import yaml
 
 from .config import CONFIG_DIR, ExperimentConfig, load_config
 from .errors import ConfigError
+from .models import MODELS
 from .schema import TASKS
 
 GRID_FILE = "bench.yaml"
-GRID_KEYS = {"configs", "tasks"}
+GRID_KEYS = {"configs", "tasks", "seeds", "baseline_seeds"}
 
 
 @dataclass(frozen=True)
@@ -22,11 +30,23 @@ class Cell:
 
     @property
     def key(self) -> str:
-        return f"{self.config.name}/{self.task}/seed{self.config.seed}"
+        return f"{self.task}/{self.config.name}/seed{self.config.seed}"
+
+
+def _seeds(path: Path, data: dict, key: str, default: list[int]) -> list[int]:
+    seeds = data.get(key, default)
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
+        raise ConfigError(f"{path}: {key} must be a non-empty list of integers, got {seeds!r}")
+    return seeds
 
 
 def load_grid(path: Path | str = CONFIG_DIR / GRID_FILE) -> list[Cell]:
-    """Every (config, task) of the grid, skipping tasks a model does not support."""
+    """Every cell of the grid, in a fixed order (task-major, then config, then seed).
+
+    Models whose training depends on the seed (the transformer methods) run ``seeds``;
+    deterministic baselines and untrained tools run ``baseline_seeds`` (one seed: more would
+    repeat the same numbers).
+    """
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -40,8 +60,60 @@ def load_grid(path: Path | str = CONFIG_DIR / GRID_FILE) -> list[Cell]:
     for task in tasks:
         if task not in TASKS:
             raise ConfigError(f"{path}: unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
+    seeds = _seeds(path, data, "seeds", [0, 1, 2])
+    baseline_seeds = _seeds(path, data, "baseline_seeds", [0])
+    configs = [load_config(path.parent / f"{name}.yaml") for name in data.get("configs", [])]
     cells = []
-    for name in data.get("configs", []):
-        config = load_config(path.parent / f"{name}.yaml")
-        cells += [Cell(config, t) for t in tasks if t in config.tasks]
+    for task in tasks:
+        for config in configs:
+            if task not in config.tasks:
+                continue
+            stochastic = MODELS[config.model].flavour != "sklearn"
+            for seed in seeds if stochastic else baseline_seeds:
+                cells.append(Cell(dataclasses.replace(config, seed=seed), task))
     return cells
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``I/N`` with 1 <= I <= N (a Slurm array ``--array=1-N`` passes its index as I)."""
+    try:
+        index, count = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ConfigError(f"--shard takes I/N, e.g. 1/4; got {text!r}") from None
+    if not 1 <= index <= count:
+        raise ConfigError(f"--shard {text}: I must be between 1 and N")
+    return index, count
+
+
+def shard(cells: list[Cell], index: int, count: int) -> list[Cell]:
+    """Every ``count``-th cell starting at the ``index``-th (1-based): shards are disjoint and
+    together cover the grid exactly once."""
+    return cells[index - 1::count]
+
+
+def finished_keys(cells: list[Cell], dataset_hashes: dict[str, str]) -> set[str]:
+    """Keys of cells with a FINISHED parent run for the same config, data and version."""
+    from mlflow.tracking import MlflowClient
+
+    from . import __version__, tracking
+
+    client = MlflowClient()
+    done = set()
+    for task in sorted({c.task for c in cells}):
+        exp = client.get_experiment_by_name(tracking.experiment_name(task))
+        if exp is None:
+            continue
+        runs = client.search_runs(
+            [exp.experiment_id],
+            filter_string=(f"tags.`{tracking.KIND_TAG}` = 'parent' and attributes.status = "
+                           f"'FINISHED' and tags.`cnbench.version` = '{__version__}' and "
+                           f"tags.`cnbench.dataset_hash` = '{dataset_hashes[task]}'"),
+            max_results=50000,
+        )
+        found = {(r.data.tags.get("cnbench.config"), r.data.tags.get("cnbench.config_hash"),
+                  r.data.tags.get("cnbench.seed")) for r in runs}
+        for cell in cells:
+            if cell.task == task and (cell.config.name, cell.config.digest(),
+                                      str(cell.config.seed)) in found:
+                done.add(cell.key)
+    return done

@@ -1,11 +1,16 @@
-"""Experiment comparison: read parent runs back from MLflow and rank them per task."""
+"""Experiment comparison: read parent runs back from MLflow and rank them per task.
+
+Runs of the same config with different seeds are one row: the mean over seeds with its
+standard deviation (the latest run of each seed counts). ``all_runs`` lists every run instead.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-from dataclasses import asdict, dataclass
+import statistics
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import tracking
@@ -17,54 +22,81 @@ class Row:
     task: str
     config: str
     model: str
-    macro_f1: float
-    ci_low: float
+    macro_f1: float  # mean over seeds
+    macro_f1_sd: float  # standard deviation over seeds (0 for one seed)
+    n_seeds: int
+    ci_low: float  # 95% bootstrap interval of macro-F1, averaged over seeds
     ci_high: float
     secondary_metric: str
     secondary: float
     fit_seconds: float
-    throughput: float
-    run_id: str
+    throughput: float  # out-of-fold inference, units per second
+    run_id: str  # the newest run of the row
     start_time: int
+    per_class_f1: dict[str, float] = field(default_factory=dict)
 
 
-def collect(task: str | None = None, all_runs: bool = False) -> dict[str, list[Row]]:
-    """Finished parent runs per task, best macro-F1 first; by default the latest per config."""
+def _mean(values: list[float]) -> float:
+    return float(statistics.fmean(values)) if values else float("nan")
+
+
+def _row(task: str, config: str, runs: list) -> Row:
+    secondary = TASKS[task].secondary_metric
+    nan = float("nan")
+
+    def m(name: str) -> list[float]:
+        return [r.data.metrics.get(name, nan) for r in runs]
+
+    f1s = m("macro_f1")
+    newest = max(runs, key=lambda r: r.info.start_time)
+    return Row(
+        task=task, config=config, model=newest.data.tags.get("cnbench.model", ""),
+        macro_f1=_mean(f1s), macro_f1_sd=float(statistics.stdev(f1s)) if len(f1s) > 1 else 0.0,
+        n_seeds=len(runs), ci_low=_mean(m("macro_f1_ci_low")),
+        ci_high=_mean(m("macro_f1_ci_high")), secondary_metric=secondary,
+        secondary=_mean(m(secondary)), fit_seconds=_mean(m("fit_seconds")),
+        throughput=_mean(m("throughput")), run_id=newest.info.run_id,
+        start_time=newest.info.start_time,
+        per_class_f1={lab: _mean(m(f"f1_{lab}")) for lab in TASKS[task].labels},
+    )
+
+
+def finished_parent_runs(task: str) -> list:
+    """Every FINISHED parent run of the task's experiment, newest first."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
-    tasks = [task] if task else list(TASKS)
+    exp = client.get_experiment_by_name(tracking.experiment_name(task))
+    if exp is None:
+        return []
+    return client.search_runs(
+        [exp.experiment_id],
+        filter_string=f"tags.`{tracking.KIND_TAG}` = 'parent' and attributes.status = "
+                      "'FINISHED'",
+        order_by=["attributes.start_time DESC"], max_results=50000,
+    )
+
+
+def collect(task: str | None = None, all_runs: bool = False) -> dict[str, list[Row]]:
+    """Rows per task, best mean macro-F1 first."""
     out: dict[str, list[Row]] = {}
-    for name in tasks:
-        exp = client.get_experiment_by_name(tracking.experiment_name(name))
-        if exp is None:
+    for name in [task] if task else list(TASKS):
+        runs = finished_parent_runs(name)
+        if not runs and task is None:
             continue
-        runs = client.search_runs(
-            [exp.experiment_id],
-            filter_string=f"tags.`{tracking.KIND_TAG}` = 'parent' and attributes.status = "
-                          "'FINISHED'",
-            order_by=["attributes.start_time DESC"],
-            max_results=5000,
-        )
-        secondary = TASKS[name].secondary_metric
-        rows, seen = [], set()
-        for run in runs:
-            config = run.data.tags.get("cnbench.config", run.info.run_name)
-            if not all_runs and config in seen:
-                continue
-            seen.add(config)
-            m = run.data.metrics
-            rows.append(Row(
-                task=name, config=config, model=run.data.tags.get("cnbench.model", ""),
-                macro_f1=m.get("macro_f1", float("nan")),
-                ci_low=m.get("macro_f1_ci_low", float("nan")),
-                ci_high=m.get("macro_f1_ci_high", float("nan")),
-                secondary_metric=secondary, secondary=m.get(secondary, float("nan")),
-                fit_seconds=m.get("fit_seconds", float("nan")),
-                throughput=m.get("throughput", float("nan")),
-                run_id=run.info.run_id, start_time=run.info.start_time,
-            ))
-        out[name] = sorted(rows, key=lambda r: (-r.macro_f1, r.config))
+        if all_runs:
+            rows = [_row(name, r.data.tags.get("cnbench.config", r.info.run_name), [r])
+                    for r in runs]
+        else:
+            latest: dict[tuple[str, str], object] = {}
+            for r in runs:  # newest first: the first run of a (config, seed) wins
+                config = r.data.tags.get("cnbench.config", r.info.run_name)
+                latest.setdefault((config, r.data.tags.get("cnbench.seed", "0")), r)
+            by_config: dict[str, list] = {}
+            for (config, _), r in latest.items():
+                by_config.setdefault(config, []).append(r)
+            rows = [_row(name, config, rs) for config, rs in by_config.items()]
+        out[name] = sorted(rows, key=lambda r: (-r.macro_f1, r.config, -r.start_time))
     return out
 
 
@@ -74,8 +106,9 @@ def render(boards: dict[str, list[Row]], fmt: str = "md") -> str:
                           indent=2)
     if fmt == "csv":
         buf = io.StringIO()
-        fields = list(Row.__dataclass_fields__)
-        writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+        fields = [f for f in Row.__dataclass_fields__ if f != "per_class_f1"]
+        writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n",
+                                extrasaction="ignore")
         writer.writeheader()
         for rows in boards.values():
             writer.writerows(asdict(r) for r in rows)
@@ -86,15 +119,17 @@ def render(boards: dict[str, list[Row]], fmt: str = "md") -> str:
     for task, rows in boards.items():
         secondary = TASKS[task].secondary_metric
         lines = [f"### {task}", "",
-                 f"| rank | model | macro-F1 [95% CI] | {secondary} | fit time (s) | run id |",
-                 "|---:|---|---|---:|---:|---|"]
+                 f"| rank | model | macro-F1 [95% CI] | ± sd (seeds) | {secondary} | "
+                 "fit time (s) | units/s | run id |",
+                 "|---:|---|---|---|---:|---:|---:|---|"]
         for i, r in enumerate(rows, 1):
             lines.append(
                 f"| {i} | {r.config} | {r.macro_f1:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] | "
-                f"{r.secondary:.3f} | {r.fit_seconds:.2f} | `{r.run_id}` |"
+                f"± {r.macro_f1_sd:.3f} ({r.n_seeds}) | {r.secondary:.3f} | "
+                f"{r.fit_seconds:.2f} | {r.throughput:,.0f} | `{r.run_id}` |"
             )
         if not rows:
-            lines.append("| | (no finished runs) | | | | |")
+            lines.append("| | (no finished runs) | | | | | | |")
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
@@ -114,7 +149,8 @@ def bar_chart(boards: dict[str, list[Row]], path: Path | str) -> Path:
         rows = boards[task]
         names = [r.config for r in rows]
         values = [r.macro_f1 for r in rows]
-        errors = [[r.macro_f1 - r.ci_low for r in rows], [r.ci_high - r.macro_f1 for r in rows]]
+        errors = [[max(r.macro_f1 - r.ci_low, 0) for r in rows],
+                  [max(r.ci_high - r.macro_f1, 0) for r in rows]]
         ax.barh(names[::-1], values[::-1], xerr=[e[::-1] for e in errors], capsize=3,
                 color="#4c72b0")
         ax.set_xlim(0, 1)

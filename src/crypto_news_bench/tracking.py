@@ -122,6 +122,8 @@ def parent_run(config, task: str, dataset, dataset_hash: str, dataset_source: st
         "cnbench.task": task,
         "cnbench.version": __version__,
         "cnbench.dataset_hash": dataset_hash,
+        "cnbench.seed": str(config.seed),
+        "cnbench.config_hash": config.digest(),
         **(extra_tags or {}),
     }
     commit = git_commit()
