@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -123,3 +125,95 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
     return uri
+
+
+# --- transformer fixtures: a tiny random BERT, and one store trained with every method -------
+
+REPO_DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+@contextlib.contextmanager
+def one_torch_thread():
+    """Tiny models train several times faster on one thread than on a shared, busy CPU."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide random BERT folder with its tokenizer (tests/tiny_bert.py)."""
+    from tiny_bert import make_tiny_bert
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+def tiny_config(model: str, tiny_bert: Path, name: str | None = None, **params):
+    """A validated config for ``model`` on the tiny BERT: one epoch, one SetFit iteration."""
+    from crypto_news_bench.config import validate
+
+    defaults = {"finetune": {"epochs": 1, "batch_size": 8},
+                "frozen_encoder": {"max_length": 128},
+                "setfit": {"num_iterations": 1, "epochs": 1, "batch_size": 16}}[model]
+    return validate(name or f"tiny-{model}", {
+        "model": model,
+        "params": {"model_name_or_path": str(tiny_bert), **defaults, **params},
+    })
+
+
+# (task, config name) -> what is trained into the shared store; see ``transformer_store``.
+TRAINED = [("stance", "tiny-finetune"), ("stance", "tiny-frozen_encoder"),
+           ("stance", "tiny-setfit"), ("stance", "tfidf_word_lr"),
+           ("boilerplate", "tfidf_word_lr"), ("claim_type", "tiny-frozen_encoder")]
+
+
+@pytest.fixture(scope="session")
+def transformer_store(tmp_path_factory, tiny_bert):
+    """One SQLite store (in tmp) holding ``cnbench train`` of every config in TRAINED on the
+    real data: the three transformer methods on the tiny BERT, and TF-IDF baselines.
+
+    Read-only for the tests that use it. ``results[(task, config)]`` is the TrainResult."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from crypto_news_bench.config import load_config
+    from crypto_news_bench.train import train
+
+    folder = tmp_path_factory.mktemp("transformer-store")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    configs = {
+        "tiny-finetune": tiny_config("finetune", tiny_bert),
+        "tiny-frozen_encoder": tiny_config("frozen_encoder", tiny_bert),
+        "tiny-setfit": tiny_config("setfit", tiny_bert),
+        "tfidf_word_lr": load_config(REPO_DATA.parent / "configs" / "tfidf_word_lr.yaml"),
+    }
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    results = {}
+    with pytest.MonkeyPatch.context() as mp, one_torch_thread():
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        for task, name in TRAINED:
+            results[(task, name)] = train(configs[name], task, data_dir=REPO_DATA,
+                                          tracking_uri=uri)
+        mlflow.set_tracking_uri(before)
+    yield SimpleNamespace(uri=uri, folder=folder, results=results, configs=configs,
+                          client=MlflowClient(tracking_uri=uri, registry_uri=uri))
+
+
+@pytest.fixture
+def use_transformer_store(transformer_store, monkeypatch):
+    """Make the shared transformer store MLflow's default for one test."""
+    import mlflow
+
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", transformer_store.uri)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    mlflow.set_tracking_uri(transformer_store.uri)
+    yield transformer_store
+    mlflow.set_tracking_uri(before)

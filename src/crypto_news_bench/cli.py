@@ -44,6 +44,9 @@ def _compare(args: argparse.Namespace) -> None:
     from . import leaderboard, tracking
 
     tracking.setup()
+    if args.vs:
+        _compare_pair(args)
+        return
     boards = leaderboard.collect(args.task, all_runs=args.all)
     print(leaderboard.render(boards, args.format), end="")
     if args.chart:
@@ -51,25 +54,40 @@ def _compare(args: argparse.Namespace) -> None:
         print(f"chart: {path}", file=sys.stderr)
 
 
-def _bench(args: argparse.Namespace) -> None:
-    from . import dataset, leaderboard, tracking
-    from .grid import load_grid
-    from .train import train
+def _compare_pair(args: argparse.Namespace) -> None:
+    import json
 
-    cells = load_grid(args.grid)
-    out = dataset.build(args.data_dir)
-    print(f"dataset: {out}\n")
+    from . import leaderboard
+    from .schema import TASKS
+
+    a, b = args.vs
+    tasks = [args.task] if args.task else [
+        t for t in TASKS if leaderboard._run_for(t, a) and leaderboard._run_for(t, b)]
+    if not tasks:
+        raise ConfigError(f"no task has finished runs of both {a!r} and {b!r}")
+    results = [leaderboard.paired_comparison(t, a, b) for t in tasks]
+    if args.format == "json":
+        print(json.dumps(results, indent=2))
+        return
+    for r in results:
+        verdict = "A better" if r["low"] > 0 else "B better" if r["high"] < 0 else "no clear winner"
+        print(f"{r['task']:<12} {a} - {b}: macro-F1 difference {r['diff']:+.3f} "
+              f"[95% CI {r['low']:+.3f}, {r['high']:+.3f}], p(A <= B) = {r['p_value']:.3f} "
+              f"({verdict}; paired bootstrap, {r['n_resamples']} resamples)")
+
+
+def _bench(args: argparse.Namespace) -> None:
+    from . import dataset, leaderboard
+    from .grid import parse_shard
+    from .harness import run_bench
+
+    shard = parse_shard(args.shard) if args.shard else None
+    summary = run_bench(args.grid, args.data_dir, force=args.force, shard=shard,
+                        results_dir=args.results)
     print(dataset.stats_markdown(dataset.gold_examples(args.data_dir)))
-    for i, cell in enumerate(cells, 1):
-        result = train(cell.config, cell.task, args.data_dir)
-        ev = result.evaluation
-        print(f"[{i}/{len(cells)}] {cell.task:<12} {cell.config.name:<16} "
-              f"macro-F1 {ev.metrics['macro_f1']:.3f} [{ev.ci[0]:.3f}, {ev.ci[1]:.3f}]",
-              flush=True)
-    tracking.setup()
-    boards = leaderboard.collect()
-    print("\n" + leaderboard.render(boards, "md"), end="")
-    leaderboard.bar_chart(boards, args.chart)
+    print(leaderboard.render(leaderboard.collect(), "md"), end="")
+    print(f"\n{len(summary.ran)} cell(s) run, {len(summary.skipped)} skipped, "
+          f"{summary.seconds:.0f} s; report: {args.results}/leaderboard.md")
 
 
 def _publish(args: argparse.Namespace) -> None:
@@ -131,14 +149,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", default=None)
     p.add_argument("--format", choices=["md", "csv", "json"], default="md")
     p.add_argument("--all", action="store_true", help="every run, not the latest per config")
+    p.add_argument("--vs", nargs=2, metavar=("A", "B"),
+                   help="paired bootstrap test of config A against config B")
     p.add_argument("--chart", default="mlruns/leaderboard.png",
                    help="where to write the bar chart PNG (default: %(default)s)")
     p.set_defaults(func=_compare)
 
-    p = sub.add_parser("bench", help="build the dataset, run the whole grid, print the leaderboard")
+    p = sub.add_parser("bench", help="build the dataset, run the grid, write the report")
     p.add_argument("--grid", default="configs/bench.yaml")
     p.add_argument("--data-dir", default="data")
-    p.add_argument("--chart", default="mlruns/leaderboard.png")
+    p.add_argument("--force", action="store_true", help="rerun cells that already finished")
+    p.add_argument("--shard", metavar="I/N", help="run every N-th cell from the I-th (1-based)")
+    p.add_argument("--results", default="bench/results", help="report folder (%(default)s)")
     p.set_defaults(func=_bench)
 
     p = sub.add_parser("publish", help="export a run's final model as a standalone folder")

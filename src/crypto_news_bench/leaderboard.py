@@ -161,3 +161,49 @@ def bar_chart(boards: dict[str, list[Row]], path: Path | str) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def _oof(run_id: str) -> dict[str, tuple[str, str]]:
+    """{unit id: (gold, predicted)} from a run's out-of-fold predictions."""
+    import mlflow
+
+    path = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="oof_predictions.csv")
+    with open(path, newline="", encoding="utf-8") as fh:
+        return {r["id"]: (r["gold"], r["predicted"]) for r in csv.DictReader(fh)}
+
+
+def _run_for(task: str, config: str) -> dict[str, object]:
+    """The latest finished run per seed of a config: {seed: run}."""
+    runs = {}
+    for r in finished_parent_runs(task):
+        if r.data.tags.get("cnbench.config") == config:
+            runs.setdefault(r.data.tags.get("cnbench.seed", "0"), r)
+    return runs
+
+
+def paired_comparison(task: str, config_a: str, config_b: str, n_resamples: int = 1000,
+                      seed: int = 0) -> dict:
+    """Paired bootstrap of macro-F1 (A - B) on the two models' out-of-fold predictions of the
+    same units (the same seed of each where they share one)."""
+    from .errors import ConfigError
+    from .metrics import paired_bootstrap
+
+    runs_a, runs_b = _run_for(task, config_a), _run_for(task, config_b)
+    for name, runs in ((config_a, runs_a), (config_b, runs_b)):
+        if not runs:
+            raise ConfigError(f"no finished {task} run of config {name!r} in the store")
+    common = sorted(set(runs_a) & set(runs_b), key=int)
+    run_a = runs_a[common[0]] if common else next(iter(runs_a.values()))
+    run_b = runs_b[common[0]] if common else next(iter(runs_b.values()))
+    a, b = _oof(run_a.info.run_id), _oof(run_b.info.run_id)
+    if set(a) != set(b) or any(a[k][0] != b[k][0] for k in a):
+        raise ConfigError(f"runs {run_a.info.run_id} and {run_b.info.run_id} were not scored "
+                          "on the same gold units (different dataset versions?)")
+    labels = list(TASKS[task].labels)
+    ids = sorted(a)
+    result = paired_bootstrap([labels.index(a[i][0]) for i in ids],
+                              [labels.index(a[i][1]) for i in ids],
+                              [labels.index(b[i][1]) for i in ids], n_resamples=n_resamples,
+                              seed=seed)
+    return {"task": task, "a": config_a, "b": config_b, "run_a": run_a.info.run_id,
+            "run_b": run_b.info.run_id, **result}

