@@ -119,7 +119,7 @@ def test_flavour_tags_and_registered_model(transformer_store, config_name):
     assert tags["cnbench.registered_model"] == name
     assert tags["cnbench.model_uri"].startswith("models:/")
     versions = transformer_store.client.search_model_versions(f"name = '{name}'")
-    assert [(v.version, v.run_id) for v in versions] == [("1", parent.info.run_id)]
+    assert [(str(v.version), v.run_id) for v in versions] == [("1", parent.info.run_id)]
 
 
 @pytest.mark.parametrize("config_name", ["tiny-frozen_encoder", "tiny-setfit"])

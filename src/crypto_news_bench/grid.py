@@ -27,6 +27,9 @@ GRID_KEYS = {"configs", "tasks", "seeds", "baseline_seeds"}
 class Cell:
     config: ExperimentConfig
     task: str
+    # The first seed of a config fits, logs and registers the final model; further seeds
+    # only measure the spread of the scores.
+    final_model: bool = True
 
     @property
     def key(self) -> str:
@@ -69,8 +72,10 @@ def load_grid(path: Path | str = CONFIG_DIR / GRID_FILE) -> list[Cell]:
             if task not in config.tasks:
                 continue
             stochastic = MODELS[config.model].flavour != "sklearn"
-            for seed in seeds if stochastic else baseline_seeds:
-                cells.append(Cell(dataclasses.replace(config, seed=seed), task))
+            run_seeds = seeds if stochastic else baseline_seeds
+            for seed in run_seeds:
+                cells.append(Cell(dataclasses.replace(config, seed=seed), task,
+                                  final_model=seed == run_seeds[0]))
     return cells
 
 

@@ -43,7 +43,8 @@ def run_bench(grid_path: Path | str = grid.CONFIG_DIR / grid.GRID_FILE,
     bar = tqdm(todo, desc="grid", unit="cell", disable=not progress, position=0)
     for cell in bar:
         bar.set_postfix_str(cell.key)
-        result = train(cell.config, cell.task, data_dir, tracking_uri=tracking_uri)
+        result = train(cell.config, cell.task, data_dir, tracking_uri=tracking_uri,
+                       final_model=cell.final_model)
         ev = result.evaluation
         bar.write(f"{cell.key:<40} macro-F1 {ev.metrics['macro_f1']:.3f} "
                   f"[{ev.ci[0]:.3f}, {ev.ci[1]:.3f}]")

@@ -25,24 +25,28 @@ class TrainResult:
 
 def train(config: ExperimentConfig, task: str, data_dir: Path | str = ds.DATA_DIR,
           track: bool = True, extra_tags: dict[str, str] | None = None,
-          tracking_uri: str | None = None) -> TrainResult:
+          tracking_uri: str | None = None, final_model: bool = True) -> TrainResult:
     """Run the protocol for (config, task), fit the final model, and log it all to MLflow.
 
     ``tracking_uri`` defaults to ``MLFLOW_TRACKING_URI``, else the embedded store.
+    ``final_model=False`` scores only (the bench's extra seeds: they measure the spread, and
+    the published model is the first seed's).
     """
     data = ds.load(task, data_dir)
     columns = (data["text"], data["label"], data["doc_id"], data["id"])
     # Under torchrun every rank trains (DDP needs them all), but only rank 0 talks to MLflow,
     # so one launch makes one set of runs and one checkpoint.
     if not track or not is_main_process():
-        return TrainResult(None, evaluate(config, task, *columns))
+        return TrainResult(None, evaluate(config, task, *columns, fit_final=final_model))
     tracking.setup(tracking_uri)
     source = str((ds.processed_dir(data_dir) / task / "train.parquet").resolve())
     with tracking.parent_run(config, task, data, ds.dataset_hash(task, data_dir), source,
                              extra_tags) as run:
-        evaluation = evaluate(config, task, *columns,
+        evaluation = evaluate(config, task, *columns, fit_final=final_model,
                               on_fold=lambda fold: tracking.log_fold(fold, task))
         tracking.log_evaluation(evaluation)
-        tracking.log_final_model(evaluation, MODELS[config.model].flavour)
-    tracking.update_champion(task)
+        if final_model:
+            tracking.log_final_model(evaluation, MODELS[config.model].flavour)
+    if final_model:
+        tracking.update_champion(task)
     return TrainResult(run.info.run_id, evaluation)

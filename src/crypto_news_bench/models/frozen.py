@@ -26,6 +26,45 @@ def load_body(name_or_path: str, max_length: int):
     return body
 
 
+class _FrozenEmbeddings:
+    """Embeddings of a frozen encoder, computed once per text for the whole process.
+
+    A frozen encoder is a pure function of the text, and the protocol shows every text to it
+    four times (three folds and the final fit); caching makes that one pass. Never used for
+    SetFit, whose encoder changes in training.
+    """
+
+    def __init__(self, max_bodies: int = 2):
+        self.bodies: dict[tuple[str, int], object] = {}
+        self.vectors: dict[tuple[str, int, str], np.ndarray] = {}
+        self.max_bodies = max_bodies
+
+    def body(self, name_or_path: str, max_length: int):
+        key = (resolve_model(name_or_path), max_length)
+        if key not in self.bodies:
+            if len(self.bodies) >= self.max_bodies:
+                self.bodies.clear()
+                self.vectors.clear()
+            self.bodies[key] = load_body(name_or_path, max_length)
+        return self.bodies[key]
+
+    def encode(self, name_or_path: str, max_length: int, texts: list[str],
+               batch_size: int) -> np.ndarray:
+        body = self.body(name_or_path, max_length)
+        path = resolve_model(name_or_path)
+        missing = list(dict.fromkeys(t for t in texts
+                                     if (path, max_length, t) not in self.vectors))
+        if missing:
+            vecs = body.encode(missing, batch_size=batch_size, convert_to_numpy=True,
+                               normalize_embeddings=True, show_progress_bar=False)
+            for text, vec in zip(missing, vecs, strict=True):
+                self.vectors[(path, max_length, text)] = vec
+        return np.stack([self.vectors[(path, max_length, t)] for t in texts])
+
+
+FROZEN_EMBEDDINGS = _FrozenEmbeddings()
+
+
 class EncoderHeadClassifier(ClassifierMixin, BaseEstimator):
     """Shared by both methods: encode, then the head's probabilities."""
 
@@ -60,8 +99,12 @@ class FrozenEncoderClassifier(EncoderHeadClassifier):
         self.max_length = max_length
         self.seed = seed
 
+    def transform(self, X: Sequence[str]) -> np.ndarray:
+        return FROZEN_EMBEDDINGS.encode(self.model_name_or_path, self.max_length, list(X),
+                                        self.batch_size)
+
     def fit(self, X: Sequence[str], y) -> FrozenEncoderClassifier:
-        self.body_ = load_body(self.model_name_or_path, self.max_length)
+        self.body_ = FROZEN_EMBEDDINGS.body(self.model_name_or_path, self.max_length)
         self.head_ = LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000,
                                         random_state=self.seed)
         self.head_.fit(self.transform(X), np.asarray(y))
