@@ -132,9 +132,10 @@ def load_predictor(ref: str, task: str) -> Predictor:
 
 
 def _load(ref: str, task: str) -> Predictor:
-    import os
+    from .models.encoder import go_offline
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # Models are local folders or MLflow artifacts: nothing is to be fetched from a hub.
+    go_offline()
     if Path(ref).is_dir():
         return _from_folder(Path(ref), task)
     if ref == "champion":

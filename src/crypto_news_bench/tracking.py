@@ -276,11 +276,18 @@ def log_sklearn_model(model, registered: str) -> Any:
 def log_transformers_model(model, registered: str) -> Any:
     """MLflow's transformers flavour, offline: the components are passed in, nothing fetched."""
     import mlflow
+    from huggingface_hub import ModelCard
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from .models.encoder import go_offline
+
+    go_offline()
+    # Our own card, so MLflow does not look one up on the hub for the base model.
+    card = ModelCard(f"---\nlibrary_name: transformers\n---\n# {registered}\n\nTrained by "
+                     "crypto-news-bench; `cnbench publish` writes the full model card.\n")
     return mlflow.transformers.log_model(
         transformers_model={"model": model.model_, "tokenizer": model.tokenizer_},
         task="text-classification", name="model", registered_model_name=registered,
+        model_card=card,
         pip_requirements=_requirements("transformers", "torch", "safetensors", "tokenizers"),
         save_pretrained=True,
     )

@@ -30,9 +30,18 @@ def resolve_model(name_or_path: str) -> str:
     else:
         path = name_or_path
     if Path(path).is_dir():
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        go_offline()
     return path
+
+
+def go_offline() -> None:
+    """Nothing is to be fetched: tell huggingface_hub and transformers so, also when they were
+    imported before (they read the variable at import time)."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    import huggingface_hub.constants
+
+    huggingface_hub.constants.HF_HUB_OFFLINE = True
 
 
 def length_order(tokenizer, texts: Sequence[str]) -> np.ndarray:

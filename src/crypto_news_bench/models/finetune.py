@@ -18,6 +18,18 @@ from ..schema import TASKS
 from .encoder import DEFAULT_MODEL, batches, resolve_model
 
 
+def _step_bar():
+    from transformers import ProgressCallback
+
+    class StepBar(ProgressCallback):
+        """The Trainer's bar over training steps, without a printed line per logging step."""
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            pass
+
+    return StepBar()
+
+
 def _loss_recorder(history: list[dict]):
     from transformers import TrainerCallback
 
@@ -91,7 +103,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
                 # A float below 1 is a share of the total steps.
                 warmup_steps=self.warmup_ratio, seed=self.seed, data_seed=self.seed,
                 logging_steps=1, save_strategy="no", report_to="none", use_cpu=True,
-                train_sampling_strategy="group_by_length", disable_tqdm=True,
+                train_sampling_strategy="group_by_length", disable_tqdm=False,
                 ddp_backend="gloo" if distributed else None,
             )
             trainer = Trainer(
@@ -99,8 +111,9 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
                 data_collator=DataCollatorWithPadding(self.tokenizer_),
                 callbacks=[_loss_recorder(self.history_)],
             )
-            # The loss goes to MLflow through the recorder; no dict printed per step.
-            trainer.remove_callback(PrinterCallback)
+            # The loss goes to MLflow through the recorder; the bar shows steps, not dicts.
+            trainer.remove_callback(ProgressCallback)
+            trainer.add_callback(_step_bar())
             trainer.train()
         self.model_ = trainer.model
         if hasattr(self.model_, "module"):  # unwrap DDP

@@ -1,0 +1,226 @@
+"""``publish``: a run's final model as a standalone folder (transformers, encoder + head,
+scikit-learn), its model card, use without this package, and the refusals."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import one_torch_thread
+
+from crypto_news_bench import publish as publish_mod
+from crypto_news_bench.predict import (
+    EncoderHeadPredictor,
+    SklearnPredictor,
+    TransformersPredictor,
+    load_predictor,
+)
+from crypto_news_bench.schema import TASKS
+
+STANCE = list(TASKS["stance"].labels)
+TEXTS = ["Binance said it holds all customer assets in segregated accounts.",
+         "The SEC lawsuit alleged the exchange misled customers.",
+         "The news was published on Monday.",
+         "Read also: our crypto news"]
+PICKLE_SUFFIXES = (".bin", ".pkl", ".pickle", ".cloudpickle", ".joblib")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    with one_torch_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def published(transformer_store, tmp_path_factory):
+    """The stance runs of the finetune, SetFit and TF-IDF configs, each published once."""
+    import mlflow
+
+    out = {}
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setenv("MLFLOW_TRACKING_URI", transformer_store.uri)
+        for name in ("tiny-finetune", "tiny-setfit", "tfidf_word_lr"):
+            run_id = transformer_store.results[("stance", name)].run_id
+            folder = tmp_path_factory.mktemp("published") / name
+            assert publish_mod.publish(run_id, folder, tracking_uri=transformer_store.uri) \
+                == folder
+            out[name] = folder
+        mlflow.set_tracking_uri(before)
+    return out
+
+
+def files_in(folder: Path) -> set[str]:
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+
+
+def front_matter(readme: Path) -> dict:
+    lines = readme.read_text(encoding="utf-8").split("\n")
+    assert lines[0] == "---"
+    end = lines.index("---", 1)
+    return yaml.safe_load("\n".join(lines[1:end]))
+
+
+def parent_run(store, name: str):
+    return store.client.get_run(store.results[("stance", name)].run_id)
+
+
+@pytest.mark.parametrize("name", ["tiny-finetune", "tiny-setfit", "tfidf_word_lr"])
+def test_no_pickles_and_the_labels_file(published, name):
+    folder = published[name]
+    assert not [f for f in files_in(folder) if f.endswith(PICKLE_SUFFIXES)]
+    assert json.loads((folder / "labels.json").read_text(encoding="utf-8")) == {
+        "task": "stance", "labels": STANCE}
+    assert (folder / "README.md").is_file()
+
+
+def test_transformers_folder(published):
+    folder = published["tiny-finetune"]
+    files = files_in(folder)
+    assert {"config.json", "model.safetensors", "tokenizer_config.json", "README.md",
+            "labels.json"} <= files
+    assert files & {"tokenizer.json", "vocab.txt"}
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    assert config["id2label"] == {str(i): lab for i, lab in enumerate(STANCE)}
+    assert config["label2id"] == {lab: i for i, lab in enumerate(STANCE)}
+
+
+@pytest.mark.parametrize("name", ["tiny-finetune", "tiny-setfit", "tfidf_word_lr"])
+def test_model_card_metadata(published, transformer_store, name):
+    run = parent_run(transformer_store, name)
+    meta = front_matter(published[name] / "README.md")
+    metrics = {m["name"]: m["value"] for m in meta["model-index"][0]["results"][0]["metrics"]}
+    assert metrics["macro-F1 (leave-one-document-out)"] == round(run.data.metrics["macro_f1"], 4)
+    assert metrics["macro-F1 95% CI low"] == round(run.data.metrics["macro_f1_ci_low"], 4)
+    assert metrics["macro-F1 95% CI high"] == round(run.data.metrics["macro_f1_ci_high"], 4)
+    assert meta["cnbench"]["dataset_hash"] == run.data.tags["cnbench.dataset_hash"]
+    assert meta["model-index"][0]["results"][0]["dataset"]["revision"] == \
+        run.data.tags["cnbench.dataset_hash"]
+    assert meta["cnbench"]["mlflow_run_id"] == run.info.run_id
+    assert meta["cnbench"]["labels"] == STANCE
+    assert meta["cnbench"]["config"]["name"] == name
+    assert meta["pipeline_tag"] == "text-classification"
+    flavour = run.data.tags["cnbench.flavour"]
+    assert meta["library_name"] == {"transformers": "transformers", "sklearn": "sklearn",
+                                    "encoder_head": "sentence-transformers"}[flavour]
+    if flavour == "sklearn":
+        assert "base_model" not in meta
+    else:
+        # A local path is what the config named; the card says it.
+        assert meta["base_model"] == transformer_store.configs[name].params[
+            "model_name_or_path"]
+
+
+FRESH = r"""
+import json, sys
+sys.modules["crypto_news_bench"] = None  # this package must not be needed
+from transformers import pipeline
+clf = pipeline("text-classification", model=sys.argv[1], device="cpu")
+print(json.dumps(clf(json.loads(sys.argv[2]))))
+"""
+
+
+def test_pipeline_in_a_fresh_process_matches_the_predictor(published, tmp_path):
+    folder = published["tiny-finetune"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "PYTHONPATH"))}
+    env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_NUM_THREADS="1",
+               TRANSFORMERS_VERBOSITY="error")
+    proc = subprocess.run([sys.executable, "-c", FRESH, str(folder), json.dumps(TEXTS)],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    piped = json.loads(proc.stdout.strip().splitlines()[-1])
+    ours = TransformersPredictor.from_folder(folder).predict(TEXTS)
+    assert [p["label"] for p in piped] == [label for label, _ in ours]
+    assert [p["score"] for p in piped] == pytest.approx([s for _, s in ours], abs=1e-4)
+    assert all(label in STANCE for label, _ in ours)
+
+
+def test_transformers_folder_loads_through_predict(published):
+    predictor = load_predictor(str(published["tiny-finetune"]), "stance")
+    assert isinstance(predictor, TransformersPredictor)
+    assert predictor.labels == STANCE
+
+
+def test_encoder_head_folder(published, use_transformer_store):
+    import mlflow
+
+    folder = published["tiny-setfit"]
+    files = files_in(folder)
+    assert {"head.skops", "modules.json", "config_sentence_transformers.json",
+            "model.safetensors", "config.json", "labels.json", "README.md"} <= files
+    predictor = load_predictor(str(folder), "stance")
+    assert isinstance(predictor, EncoderHeadPredictor)
+    got = predictor.predict(TEXTS)
+    assert len(got) == len(TEXTS)
+    assert all(label in STANCE and 0 <= score <= 1 for label, score in got)
+    # The published folder predicts what the logged model predicts.
+    logged = mlflow.pyfunc.load_model("models:/stance-tiny-setfit/1").predict(TEXTS)
+    assert [label for label, _ in got] == logged["label"].tolist()
+    assert [s for _, s in got] == pytest.approx(logged["score"].tolist(), abs=1e-5)
+
+
+def test_sklearn_folder(published, transformer_store):
+    folder = published["tfidf_word_lr"]
+    assert files_in(folder) == {"model.skops", "labels.json", "README.md"}
+    predictor = load_predictor(str(folder), "stance")
+    assert isinstance(predictor, SklearnPredictor)
+    final = transformer_store.results[("stance", "tfidf_word_lr")].evaluation.final_model
+    got = predictor.predict(TEXTS)
+    assert [label for label, _ in got] == [STANCE[i] for i in final.predict(TEXTS)]
+
+
+def test_unknown_run_id_is_refused(use_transformer_store, tmp_path):
+    transformer_store = use_transformer_store
+    with pytest.raises(publish_mod.PublishError, match=r"run 0123456789abcdef not found at "):
+        publish_mod.publish("0123456789abcdef", tmp_path / "out",
+                            tracking_uri=transformer_store.uri)
+    assert not (tmp_path / "out").exists()
+
+
+def test_fold_run_is_refused(use_transformer_store, tmp_path):
+    transformer_store = use_transformer_store
+    parent = transformer_store.results[("stance", "tiny-finetune")].run_id
+    folds = transformer_store.client.search_runs(
+        [parent_run(transformer_store, "tiny-finetune").info.experiment_id],
+        filter_string=f"tags.`mlflow.parentRunId` = '{parent}'")
+    fold_id = folds[0].info.run_id
+    with pytest.raises(publish_mod.PublishError,
+                       match=rf"run {fold_id} has no final model logged by cnbench train"):
+        publish_mod.publish(fold_id, tmp_path / "out", tracking_uri=transformer_store.uri)
+    assert not (tmp_path / "out").exists()
+
+
+def test_non_empty_folder_needs_overwrite(use_transformer_store, tmp_path):
+    transformer_store = use_transformer_store
+    run_id = transformer_store.results[("stance", "tfidf_word_lr")].run_id
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(publish_mod.PublishError,
+                       match=r"folder exists and is not empty \(use --overwrite\)"):
+        publish_mod.publish(run_id, out, tracking_uri=transformer_store.uri)
+    assert files_in(out) == {"keep.txt"}
+    publish_mod.publish(run_id, out, tracking_uri=transformer_store.uri, overwrite=True)
+    assert files_in(out) == {"model.skops", "labels.json", "README.md"}
+
+
+def test_empty_existing_folder_is_fine(use_transformer_store, tmp_path):
+    transformer_store = use_transformer_store
+    run_id = transformer_store.results[("stance", "tfidf_word_lr")].run_id
+    (tmp_path / "out").mkdir()
+    publish_mod.publish(run_id, tmp_path / "out", tracking_uri=transformer_store.uri)
+    assert "model.skops" in files_in(tmp_path / "out")
+
+
+def test_publish_via_cli(use_transformer_store, tmp_path, capsys):
+    from crypto_news_bench import cli
+
+    assert cli.main(["publish", "0123456789abcdef", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: run 0123456789abcdef not found")
