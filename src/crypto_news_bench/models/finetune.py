@@ -80,7 +80,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         from datasets import Dataset
         from transformers import (
             DataCollatorWithPadding,
-            PrinterCallback,
+            ProgressCallback,
             Trainer,
             TrainingArguments,
             set_seed,
