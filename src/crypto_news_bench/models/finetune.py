@@ -47,7 +47,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, task: str = "stance", model_name_or_path: str = DEFAULT_MODEL,
                  epochs: float = 3.0, learning_rate: float = 5e-5, batch_size: int = 16,
                  max_length: int = 128, weight_decay: float = 0.01, warmup_ratio: float = 0.1,
-                 freeze_embeddings: bool = True, seed: int = 0):
+                 freeze_embeddings: bool = True, freeze_layers: int = 0, seed: int = 0):
         self.task = task
         self.model_name_or_path = model_name_or_path
         self.epochs = epochs
@@ -57,6 +57,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.warmup_ratio = warmup_ratio
         self.freeze_embeddings = freeze_embeddings
+        self.freeze_layers = freeze_layers
         self.seed = seed
 
     def _init_model(self):
@@ -75,6 +76,16 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
             # hundred examples updating it buys nothing and costs time.
             for p in self.model_.base_model.embeddings.parameters():
                 p.requires_grad = False
+        if self.freeze_layers:
+            # Frozen lower layers need no backward pass: the cheapest lever on a CPU, and
+            # with a few hundred examples the upper layers carry the adaptation.
+            layers = getattr(getattr(self.model_.base_model, "encoder", None), "layer", None)
+            if layers is None or self.freeze_layers > len(layers):
+                raise ValueError(f"freeze_layers={self.freeze_layers}: the model has "
+                                 f"{0 if layers is None else len(layers)} encoder layers")
+            for layer in layers[:self.freeze_layers]:
+                for p in layer.parameters():
+                    p.requires_grad = False
 
     def fit(self, X: Sequence[str], y) -> FineTuneClassifier:
         from datasets import Dataset
@@ -114,7 +125,8 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
             # The loss goes to MLflow through the recorder; the bar shows steps, not dicts.
             trainer.remove_callback(ProgressCallback)
             trainer.add_callback(_step_bar())
-            trainer.train()
+            output = trainer.train()
+        self.train_seconds_ = float(output.metrics["train_runtime"])
         self.model_ = trainer.model
         if hasattr(self.model_, "module"):  # unwrap DDP
             self.model_ = self.model_.module

@@ -1,0 +1,283 @@
+"""``cnbench predict`` on a made-up article with published models: JSONL records with exact
+offsets, stance and claim type on content sentences only, a self-contained and escaped HTML
+page; bad articles fail before any model loads; bad ``--models`` are refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from conftest import one_torch_thread
+
+from crypto_news_bench import cli
+from crypto_news_bench import publish as publish_mod
+from crypto_news_bench.schema import TASKS
+from crypto_news_bench.units import blocks, sentences
+
+# Boilerplate-ish lines are taken from the corpus (the TF-IDF boilerplate model saw them), a
+# bullet, several sentences per block, and markup that must come out escaped.
+ARTICLE = (
+    "Advertisement\n"
+    "Binance.US Faces SEC Scrutiny Over Customer Assets\n"
+    "The SEC has expressed concerns about the exchange. Binance said it holds all customer "
+    "assets in segregated accounts. Critics called the claim misleading!\n"
+    "\n"
+    "  • We launched a Law Enforcement Request System to help investigators.\n"
+    "Share\n"
+    "<script>alert(1)</script> The exchange said users are safe & sound. Withdrawals resumed.\n"
+    "Published by\n"
+    "November 5, 2025\n"
+)
+RECORD_KEYS = {"unit", "kind", "task", "start", "end", "label", "score", "text"}
+MODELS = {"boilerplate": ("boilerplate", "tfidf_word_lr"),
+          "stance": ("stance", "tiny-finetune"),
+          "claim_type": ("claim_type", "tiny-frozen_encoder")}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    with one_torch_thread():
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="module")
+def model_dirs(transformer_store, tmp_path_factory) -> dict[str, Path]:
+    """A published folder per task: TF-IDF boilerplate, fine-tuned stance, frozen claim type."""
+    import mlflow
+
+    out = {}
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", transformer_store.uri)
+        for task, key in MODELS.items():
+            folder = tmp_path_factory.mktemp("models") / task
+            publish_mod.publish(transformer_store.results[key].run_id, folder,
+                                tracking_uri=transformer_store.uri)
+            out[task] = folder
+        mlflow.set_tracking_uri(before)
+    return out
+
+
+def models_arg(dirs: dict[str, Path]) -> str:
+    return ",".join(f"{task}={folder}" for task, folder in dirs.items())
+
+
+@pytest.fixture(scope="module")
+def predicted(model_dirs, tmp_path_factory):
+    """``cnbench predict`` run once on ARTICLE with all three models."""
+    root = tmp_path_factory.mktemp("predict")
+    article = root / "my-article.txt"
+    article.write_text(ARTICLE, encoding="utf-8")
+    out = root / "out"
+    code = cli.main(["predict", "--models", models_arg(model_dirs), str(article),
+                     "--out", str(out)])
+    assert code == 0
+    records = [json.loads(line) for line in
+               (out / "my-article.predictions.jsonl").read_text(encoding="utf-8").splitlines()]
+    page = (out / "my-article.html").read_text(encoding="utf-8")
+    return records, page
+
+
+def test_outputs_are_where_they_are_announced(model_dirs, tmp_path, capsys):
+    article = tmp_path / "a.txt"
+    article.write_text("Binance said users are safe. The SEC disagreed.\n", encoding="utf-8")
+    assert cli.main(["predict", "--models", f"stance={model_dirs['stance']}", str(article),
+                     "--out", str(tmp_path / "o")]) == 0
+    printed = capsys.readouterr().out
+    assert "2 predictions:" in printed
+    assert str(tmp_path / "o" / "a.predictions.jsonl") in printed
+    assert str(tmp_path / "o" / "a.html") in printed
+
+
+def test_records_have_every_field_and_exact_offsets(predicted):
+    records, _ = predicted
+    assert records
+    for r in records:
+        assert set(r) == RECORD_KEYS
+        assert ARTICLE[r["start"]:r["end"]] == r["text"]
+        assert r["label"] in TASKS[r["task"]].labels
+        assert 0 <= r["score"] <= 1
+        assert r["kind"] == ("block" if r["task"] == "boilerplate" else "sentence")
+
+
+def test_every_block_gets_a_boilerplate_label(predicted):
+    records, _ = predicted
+    got = [(r["unit"], r["text"]) for r in records if r["task"] == "boilerplate"]
+    assert got == [(b.id, b.text) for b in blocks("my-article", ARTICLE)]
+    # The bullet is stripped from its block.
+    assert "We launched a Law Enforcement Request System to help investigators." in \
+        [text for _, text in got]
+
+
+def test_stance_and_claim_type_only_on_content_sentences(predicted):
+    records, _ = predicted
+    labels = {r["unit"]: r["label"] for r in records if r["task"] == "boilerplate"}
+    assert set(labels.values()) == {"content", "boilerplate"}, labels
+    content = [b for b in blocks("my-article", ARTICLE) if labels[b.id] == "content"]
+    expected = [(s.id, s.start, s.end) for s in sentences(content)]
+    assert len(expected) > len(content)  # several sentences in a block
+    for task in ("stance", "claim_type"):
+        got = [(r["unit"], r["start"], r["end"]) for r in records if r["task"] == task]
+        assert got == expected, task
+        assert all(r["unit"].rsplit(":S", 1)[0] in {b.id for b in content}
+                   for r in records if r["task"] == task)
+
+
+def test_html_is_self_contained(predicted):
+    _, page = predicted
+    assert page.startswith("<!DOCTYPE html>")
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
+    assert "<script" not in page.lower()
+    assert "<link" not in page.lower()
+
+
+def test_html_escapes_the_article(predicted):
+    _, page = predicted
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "safe &amp; sound" in page
+
+
+def test_html_marks_boilerplate_blocks(predicted):
+    import html
+
+    records, page = predicted
+    boilerplate = [r["text"] for r in records
+                   if r["task"] == "boilerplate" and r["label"] == "boilerplate"]
+    assert boilerplate
+    for text in boilerplate:
+        assert re.search(r'<p class="boilerplate"[^>]*>' + re.escape(html.escape(text))
+                         + "</p>", page), text
+    content_sentences = [r["text"] for r in records if r["task"] == "stance"]
+    for text in content_sentences:
+        assert f">{html.escape(text)}" in page
+
+
+# --- bad articles: exit 2, the file named, before any model is loaded -------------------
+
+MISSING_MODEL = "/nonexistent/model-folder"
+
+
+def run_predict(article: Path, out: Path, capsys, models: str) -> tuple[int, str]:
+    code = cli.main(["predict", "--models", models, str(article), "--out", str(out)])
+    return code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "the document is empty"),
+    (b"  \n\t\r\n \n", "the document is empty"),
+    (b"Binance said \xff\xfe users are safe.\n", "not UTF-8 (byte 13"),
+])
+def test_bad_article_fails_before_models_load(tmp_path, capsys, content, message):
+    article = tmp_path / "article.txt"
+    article.write_bytes(content)
+    code, err = run_predict(article, tmp_path / "out", capsys, f"stance={MISSING_MODEL}")
+    assert code == 2
+    assert str(article) in err
+    assert message in err
+    assert "model reference" not in err  # the bad model reference was never looked at
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_article_fails_before_models_load(tmp_path, capsys):
+    article = tmp_path / "nope.txt"
+    code, err = run_predict(article, tmp_path / "out", capsys, f"stance={MISSING_MODEL}")
+    assert code == 2
+    assert f"{article}: file not found" in err
+    assert "model reference" not in err
+
+
+def test_missing_model_is_reported_once_the_article_is_fine(tmp_path, capsys):
+    article = tmp_path / "article.txt"
+    article.write_text("Binance said users are safe.\n", encoding="utf-8")
+    code, err = run_predict(article, tmp_path / "out", capsys, f"stance={MISSING_MODEL}")
+    assert code == 2
+    assert "neither a folder nor an MLflow model URI" in err
+    assert MISSING_MODEL in err
+
+
+# --- bad --models ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def article(tmp_path) -> Path:
+    path = tmp_path / "article.txt"
+    path.write_text("Binance said users are safe. The SEC disagreed.\n", encoding="utf-8")
+    return path
+
+
+def test_model_of_another_task_is_refused(model_dirs, article, tmp_path, capsys):
+    code, err = run_predict(article, tmp_path / "out", capsys,
+                            f"boilerplate={model_dirs['stance']}")
+    assert code == 2
+    assert "another task" in err
+    assert "not the boilerplate labels" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("task", ["claim_type", "boilerplate"])
+def test_encoder_head_and_sklearn_models_of_another_task_are_refused(model_dirs, article,
+                                                                     tmp_path, capsys, task):
+    # A claim-type (encoder + head) or boilerplate (skops) folder given for stance.
+    code, err = run_predict(article, tmp_path / "out", capsys, f"stance={model_dirs[task]}")
+    assert code == 2
+    assert "another task" in err
+
+
+def test_task_named_twice_is_refused(model_dirs, article, tmp_path, capsys):
+    code, err = run_predict(article, tmp_path / "out", capsys,
+                            f"stance={model_dirs['stance']},stance={MISSING_MODEL}")
+    assert code == 2
+    assert "names stance twice" in err
+
+
+def test_task_named_twice_across_options_is_refused(model_dirs, article, tmp_path, capsys):
+    code = cli.main(["predict", "--models", f"stance={model_dirs['stance']}",
+                     "--models", f"stance={model_dirs['stance']}", str(article),
+                     "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert "names stance twice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("item", ["sentiment=x", "stance", "=x"])
+def test_unknown_task_is_refused(article, tmp_path, capsys, item):
+    code, err = run_predict(article, tmp_path / "out", capsys, item)
+    assert code == 2
+    assert "--models takes TASK=REF with TASK one of boilerplate, stance, claim_type" in err
+    assert repr(item) in err
+
+
+@pytest.mark.parametrize("ref", ["not-a-folder", "s3://bucket/model", "hf://org/model"])
+def test_reference_neither_folder_nor_uri_is_refused(article, tmp_path, capsys, ref):
+    code, err = run_predict(article, tmp_path / "out", capsys, f"stance={ref}")
+    assert code == 2
+    assert f"model reference {ref!r} for stance is neither a folder nor an MLflow model URI" \
+        in err
+
+
+def test_folder_that_is_not_a_model_is_refused(article, tmp_path, capsys):
+    empty = tmp_path / "empty-model"
+    empty.mkdir()
+    code, err = run_predict(article, tmp_path / "out", capsys, f"stance={empty}")
+    assert code == 2
+    assert f"{empty}: not a model folder" in err
+
+
+def test_champion_from_the_tracking_store(use_transformer_store, model_dirs, article, tmp_path,
+                                          capsys):
+    """``champion`` resolves through MLFLOW_TRACKING_URI (boilerplate has one model)."""
+    code = cli.main(["predict", "--models", "boilerplate=champion", str(article),
+                     "--out", str(tmp_path / "out")])
+    assert code == 0, capsys.readouterr().err
+    records = [json.loads(line) for line in
+               (tmp_path / "out" / "article.predictions.jsonl").read_text().splitlines()]
+    assert [r["task"] for r in records] == ["boilerplate"]
+    assert records[0]["label"] in TASKS["boilerplate"].labels
