@@ -60,3 +60,23 @@ def batches(tokenizer, texts: Sequence[str], batch_size: int,
                         max_length=max_length, return_tensors="pt")
         yield idx, enc
 
+
+
+def freeze(model, embeddings: bool, layers: int) -> None:
+    """Stop gradients into the embeddings and the lowest ``layers`` encoder layers.
+
+    Frozen lower layers need no backward pass: on a CPU the cheapest lever there is, and with
+    a few hundred examples the upper layers carry the adaptation (bench/results/perf.md).
+    """
+    base = getattr(model, "base_model", model)
+    if embeddings:
+        for p in base.embeddings.parameters():
+            p.requires_grad = False
+    if layers:
+        stack = getattr(getattr(base, "encoder", None), "layer", None)
+        if stack is None or layers > len(stack):
+            raise ValueError(f"freeze_layers={layers}: the model has "
+                             f"{0 if stack is None else len(stack)} encoder layers")
+        for layer in stack[:layers]:
+            for p in layer.parameters():
+                p.requires_grad = False

@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ..schema import TASKS
-from .encoder import DEFAULT_MODEL, batches, resolve_model
+from .encoder import DEFAULT_MODEL, batches, freeze, resolve_model
 
 
 def _step_bar():
@@ -71,21 +71,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
             path, num_labels=len(labels), id2label=dict(enumerate(labels)),
             label2id={lab: i for i, lab in enumerate(labels)},
         )
-        if self.freeze_embeddings:
-            # The word-embedding matrix is most of a small encoder's parameters; on a few
-            # hundred examples updating it buys nothing and costs time.
-            for p in self.model_.base_model.embeddings.parameters():
-                p.requires_grad = False
-        if self.freeze_layers:
-            # Frozen lower layers need no backward pass: the cheapest lever on a CPU, and
-            # with a few hundred examples the upper layers carry the adaptation.
-            layers = getattr(getattr(self.model_.base_model, "encoder", None), "layer", None)
-            if layers is None or self.freeze_layers > len(layers):
-                raise ValueError(f"freeze_layers={self.freeze_layers}: the model has "
-                                 f"{0 if layers is None else len(layers)} encoder layers")
-            for layer in layers[:self.freeze_layers]:
-                for p in layer.parameters():
-                    p.requires_grad = False
+        freeze(self.model_, self.freeze_embeddings, self.freeze_layers)
 
     def fit(self, X: Sequence[str], y) -> FineTuneClassifier:
         from datasets import Dataset

@@ -7,14 +7,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .encoder import DEFAULT_MODEL, resolve_model
+from .encoder import DEFAULT_MODEL, freeze, resolve_model
 from .frozen import EncoderHeadClassifier
 
 
 class SetFitClassifier(EncoderHeadClassifier):
     def __init__(self, model_name_or_path: str = DEFAULT_MODEL, num_iterations: int = 5,
                  epochs: int = 1, batch_size: int = 16, body_learning_rate: float = 2e-5,
-                 max_length: int = 128, C: float = 1.0, seed: int = 0):
+                 max_length: int = 128, C: float = 1.0, freeze_layers: int = 0,
+                 seed: int = 0):
         self.model_name_or_path = model_name_or_path
         self.num_iterations = num_iterations
         self.epochs = epochs
@@ -22,6 +23,7 @@ class SetFitClassifier(EncoderHeadClassifier):
         self.body_learning_rate = body_learning_rate
         self.max_length = max_length
         self.C = C
+        self.freeze_layers = freeze_layers
         self.seed = seed
 
     def fit(self, X: Sequence[str], y) -> SetFitClassifier:
@@ -42,6 +44,9 @@ class SetFitClassifier(EncoderHeadClassifier):
             head_params={"C": self.C, "class_weight": "balanced", "max_iter": 2000,
                          "random_state": self.seed},
         )
+        # The first module of a sentence-transformers body wraps the transformers model.
+        freeze(model.model_body[0].auto_model, embeddings=self.freeze_layers > 0,
+               layers=self.freeze_layers)
         data = Dataset.from_dict({"text": list(X), "label": np.asarray(y, dtype=int).tolist()})
         with tempfile.TemporaryDirectory() as out:
             args = TrainingArguments(

@@ -1,0 +1,70 @@
+"""``torchrun --nproc_per_node=2`` on CPU (DDP over gloo): every rank trains, only rank 0
+tracks, so one launch gives one parent run, three fold runs and one model version."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_torchrun_two_processes_tracks_once(tiny_bert, tmp_path):
+    from mlflow.entities import ViewType
+    from mlflow.tracking import MlflowClient
+
+    torchrun = Path(sys.executable).with_name("torchrun")
+    assert torchrun.exists(), torchrun
+    config = tmp_path / "tiny_ddp.yaml"
+    config.write_text(yaml.safe_dump({
+        "model": "finetune",
+        "params": {"model_name_or_path": str(tiny_bert), "epochs": 1, "batch_size": 8},
+    }), encoding="utf-8")
+    uri = f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "OMP_NUM_THREADS": "1",
+           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(key, None)
+    proc = subprocess.run(
+        [str(torchrun), "--nproc_per_node=2", f"--master_port={free_port()}",
+         "scripts/train_transformer.py", str(config), "--task", "stance"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-5000:])
+    # Both ranks evaluated the same folds: the same score, one of them with a run id.
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("stance")]
+    assert len(lines) == 2, proc.stdout
+    assert len({line.split("run")[0] for line in lines}) == 1
+    assert sum(line.rstrip().endswith("run -") for line in lines) == 1
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    experiments = client.search_experiments(view_type=ViewType.ALL)
+    runs = client.search_runs([e.experiment_id for e in experiments],
+                              run_view_type=ViewType.ALL)
+    parents = [r for r in runs if r.data.tags.get("cnbench.kind") == "parent"]
+    assert len(parents) == 1
+    parent = parents[0]
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["cnbench.config"] == "tiny_ddp"
+    folds = [r for r in runs if r.data.tags.get("cnbench.kind") == "fold"]
+    assert len(folds) == 3
+    assert all(r.data.tags["mlflow.parentRunId"] == parent.info.run_id for r in folds)
+    assert len(runs) == 4
+    for fold in folds:
+        assert len(client.get_metric_history(fold.info.run_id, "train_loss")) > 1
+    versions = client.search_model_versions("name = 'stance-tiny_ddp'")
+    assert [(int(v.version), v.run_id) for v in versions] == [(1, parent.info.run_id)]
+    assert len(client.search_registered_models()) == 1
