@@ -159,7 +159,7 @@ def tiny_config(model: str, tiny_bert: Path, name: str | None = None, **params):
     from crypto_news_bench.config import validate
 
     defaults = {"finetune": {"epochs": 1, "batch_size": 8},
-                "frozen_encoder": {"max_length": 128},
+                "frozen_encoder": {},
                 "setfit": {"num_iterations": 1, "epochs": 1, "batch_size": 16}}[model]
     return validate(name or f"tiny-{model}", {
         "model": model,

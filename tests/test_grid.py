@@ -8,6 +8,7 @@ on stance, against SQLite stores in tmp; the transformer configs are only loaded
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import shutil
 import statistics
@@ -35,11 +36,11 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 def write_grid(folder: Path, grid: dict | None, names=CHEAP, overrides: dict | None = None,
                grid_name: str = "grid") -> Path:
-    """Copies of the named configs and defaults.yaml (200 bootstrap resamples, for speed) in
+    """Copies of the named configs and defaults.yaml (50 bootstrap resamples, for speed) in
     ``folder``, ``overrides`` merged into a config's YAML, and ``<grid_name>.yaml``."""
     folder.mkdir(parents=True, exist_ok=True)
     defaults = yaml.safe_load((CONFIGS / "defaults.yaml").read_text(encoding="utf-8"))
-    defaults["bootstrap_resamples"] = 200
+    defaults["bootstrap_resamples"] = 50
     (folder / "defaults.yaml").write_text(yaml.safe_dump(defaults), encoding="utf-8")
     for name in names:
         data = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text(encoding="utf-8"))
@@ -175,6 +176,14 @@ def test_load_grid_of_the_repository(grid_dir):
      "seeds must be a non-empty list of integers, got [0, '1']"),
     ({"configs": ["majority"], "baseline_seeds": [0.5]},
      "baseline_seeds must be a non-empty list of integers, got [0.5]"),
+    ({"configs": ["majority"], "seeds": [True]},
+     "seeds must be a non-empty list of integers, got [True]"),
+    # A repeat would make two cells with one key, run twice by one bench.
+    ({"configs": ["majority"], "seeds": [0, 1, 0]}, "seeds lists 0 more than once"),
+    ({"configs": ["majority"], "baseline_seeds": [2, 2]}, "baseline_seeds lists 2 more than once"),
+    ({"configs": ["majority", "vader", "majority"]}, "configs lists 'majority' more than once"),
+    ({"configs": ["majority"], "tasks": ["stance", "stance"]},
+     "tasks lists 'stance' more than once"),
 ])
 def test_load_grid_errors(grid_dir, data, message):
     path = grid_file(grid_dir, data)
@@ -410,6 +419,9 @@ def test_shards_against_one_store_run_every_cell_once(bench, tmp_path, monkeypat
     assert one.skipped == two.skipped == []
     assert Counter(cell_key(r) for r in parent_runs(uri)) == {k: 1 for k in STANCE_KEYS}
     assert harness.run_bench(bench.grid, **kwargs).skipped == STANCE_KEYS
+    # More shards than cells: the extra ones have nothing to do.
+    empty = harness.run_bench(bench.grid, shard=(4, 4), **kwargs)
+    assert (empty.ran, empty.skipped) == ([], [])
 
 
 # -- the report -----------------------------------------------------------------------------
@@ -500,7 +512,7 @@ def test_paired_comparison_of_two_configs(store):
     from mlflow.tracking import MlflowClient
 
     out = leaderboard.paired_comparison("stance", "tfidf_word_lr", "majority",
-                                        n_resamples=300)
+                                        n_resamples=100)
     client = MlflowClient(tracking_uri=store.uri)
     run_a, run_b = client.get_run(out["run_a"]), client.get_run(out["run_b"])
     assert out["run_a"] == latest_finished(store.uri, "tfidf_word_lr").info.run_id
@@ -511,15 +523,15 @@ def test_paired_comparison_of_two_configs(store):
     assert out["diff"] != 0
     assert out["low"] <= out["diff"] <= out["high"]
     assert 0 <= out["p_value"] <= 1
-    assert out["n_resamples"] == 300
+    assert out["n_resamples"] == 100
     # Swapping A and B flips the sign of the difference.
     swapped = leaderboard.paired_comparison("stance", "majority", "tfidf_word_lr",
-                                            n_resamples=300)
+                                            n_resamples=100)
     assert swapped["diff"] == pytest.approx(-out["diff"])
 
 
 def test_paired_comparison_of_a_config_with_itself(store):
-    out = leaderboard.paired_comparison("stance", "majority", "majority", n_resamples=100)
+    out = leaderboard.paired_comparison("stance", "majority", "majority", n_resamples=50)
     assert out["run_a"] == out["run_b"]
     assert out["diff"] == 0
     assert (out["low"], out["high"]) == (0.0, 0.0)
@@ -531,23 +543,32 @@ def test_paired_comparison_unknown_config(store):
     assert str(exc.value) == "no finished stance run of config 'no_such_config' in the store"
 
 
-def test_cli_compare_vs(store, capsys):
+@pytest.fixture
+def fewer_resamples(monkeypatch):
+    """``compare --vs`` with 100 resamples instead of 1000 (each costs two macro-F1s)."""
+    monkeypatch.setattr(leaderboard, "paired_comparison",
+                        functools.partial(leaderboard.paired_comparison, n_resamples=100))
+
+
+def test_cli_compare_vs(store, fewer_resamples, capsys):
     expected = leaderboard.paired_comparison("stance", "tfidf_word_lr", "majority")
     assert cli.main(["compare", "--vs", "tfidf_word_lr", "majority", "--task", "stance"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(
         f"stance       tfidf_word_lr - majority: macro-F1 difference {expected['diff']:+.3f} "
-        f"[95% CI {expected['low']:+.3f}, {expected['high']:+.3f}]")
+        f"[95% CI {expected['low']:+.3f}, {expected['high']:+.3f}], "
+        f"p(A <= B) = {expected['p_value']:.3f} (")
+    assert lines[0].endswith("; paired bootstrap, 100 resamples)")
 
 
-def test_cli_compare_vs_json_finds_the_tasks_with_both(store, capsys):
+def test_cli_compare_vs_json_finds_the_tasks_with_both(store, fewer_resamples, capsys):
     # No --task: stance is the only task with runs of both configs.
     assert cli.main(["compare", "--vs", "tfidf_word_lr", "majority", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert [r["task"] for r in data] == ["stance"]
     expected = leaderboard.paired_comparison("stance", "tfidf_word_lr", "majority")
-    assert data[0] == pytest.approx(expected)
+    assert data[0] == expected
 
 
 def test_cli_compare_vs_unknown_config(store, capsys):

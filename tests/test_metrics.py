@@ -161,3 +161,20 @@ def test_paired_bootstrap_is_deterministic_for_a_seed():
 def test_paired_bootstrap_unequal_lengths_raise(a_len, b_len):
     with pytest.raises(ValueError, match="paired bootstrap needs equal lengths, got 60"):
         paired_bootstrap(GOLD, PRED[:a_len], PRED[:b_len])
+
+
+def test_paired_bootstrap_models_differing_on_one_unit_of_four():
+    gold = [PRO, PRO, CRIT, CRIT]
+    a = [PRO, PRO, CRIT, CRIT]  # perfect: macro-F1 over {pro, crit} = 1
+    b = [PRO, PRO, CRIT, PRO]  # wrong on unit 3 only
+    # B, promotional: predicted at 0,1,3 (3), correct 2, gold 2 -> P=2/3 R=1 F1=4/5
+    # B, critical:    predicted at 2 (1),     correct 1, gold 2 -> P=1 R=1/2 F1=2/3
+    # B macro-F1 = (4/5 + 2/3) / 2 = 11/15; A - B = 1 - 11/15 = 4/15
+    out = paired_bootstrap(gold, a, b, n_resamples=2000, seed=0)
+    assert out["diff"] == pytest.approx(4 / 15)
+    # A is perfect on every resample, so A - B is never negative; it is 0 exactly when unit 3
+    # is not drawn, which happens with probability (3/4)^4 = 81/256 per resample: more than
+    # 2.5% of them, so the lower bound is 0, and p(A <= B) is about 81/256.
+    assert out["low"] == 0.0
+    assert out["diff"] < out["high"] <= 1.0
+    assert out["p_value"] == pytest.approx(81 / 256, abs=0.04)

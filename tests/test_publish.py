@@ -147,6 +147,16 @@ def test_transformers_folder_loads_through_predict(published):
     assert predictor.labels == STANCE
 
 
+def test_predictor_truncates_to_the_model_positions(published):
+    """A sentence longer than the tiny BERT's 128 positions is truncated, not a crash."""
+    predictor = TransformersPredictor.from_folder(published["tiny-finetune"])
+    assert predictor.max_length == 128
+    long_text = "Withdrawals were paused yesterday; customers complained loudly online. " * 5
+    assert len(predictor.tokenizer(long_text)["input_ids"]) > 128
+    [(label, score)] = predictor.predict([long_text])
+    assert label in STANCE and 0 < score <= 1
+
+
 def test_encoder_head_folder(published, use_transformer_store):
     import mlflow
 

@@ -183,3 +183,18 @@ def test_resolve_hub_id_is_passed_through_and_leaves_the_hub_on(monkeypatch):
     assert resolve_model("sentence-transformers/all-MiniLM-L6-v2") == \
         "sentence-transformers/all-MiniLM-L6-v2"
     assert "HF_HUB_OFFLINE" not in os.environ
+
+
+LONG_TEXT = "Withdrawals were paused yesterday afternoon; customers complained loudly. " * 5
+
+
+def test_frozen_encoder_never_exceeds_the_model_positions(tiny_bert):
+    """The default max_length (256) is more than the tiny BERT's 128 positions: capped."""
+    from crypto_news_bench.models.frozen import FrozenEncoderClassifier
+
+    model = FrozenEncoderClassifier(model_name_or_path=str(tiny_bert))
+    assert model.max_length == 256
+    model.fit([LONG_TEXT, "Binance is safe", LONG_TEXT + " fraud", "Great rewards"],
+              [CRIT, PRO, CRIT, PRO])
+    assert model.body_.max_seq_length == 128
+    assert model.predict_proba([LONG_TEXT]).shape == (1, 2)

@@ -27,12 +27,14 @@ def _data(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     from .config import load_config, tasks_to_run
-    from .train import train
+    from .train import is_main_process, train
 
     overrides = {"seed": args.seed} if args.seed is not None else None
     config = load_config(args.config, overrides)
     for task in tasks_to_run(config, args.task):
         result = train(config, task, args.data_dir, track=not args.no_track)
+        if not is_main_process():  # under torchrun, rank 0 reports
+            continue
         ev = result.evaluation
         print(f"{task:<12} {config.name:<16} macro-F1 {ev.metrics['macro_f1']:.3f} "
               f"[{ev.ci[0]:.3f}, {ev.ci[1]:.3f}]  run {result.run_id or '-'}")
@@ -83,7 +85,7 @@ def _bench(args: argparse.Namespace) -> None:
 
     shard = parse_shard(args.shard) if args.shard else None
     summary = run_bench(args.grid, args.data_dir, force=args.force, shard=shard,
-                        results_dir=args.results)
+                        results_dir=args.results, readme=args.readme)
     print(dataset.stats_markdown(dataset.gold_examples(args.data_dir)))
     print(leaderboard.render(leaderboard.collect(), "md"), end="")
     print(f"\n{len(summary.ran)} cell(s) run, {len(summary.skipped)} skipped, "
@@ -161,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rerun cells that already finished")
     p.add_argument("--shard", metavar="I/N", help="run every N-th cell from the I-th (1-based)")
     p.add_argument("--results", default="bench/results", help="report folder (%(default)s)")
+    p.add_argument("--readme", default="README.md",
+                   help="README whose results section is refreshed (%(default)s)")
     p.set_defaults(func=_bench)
 
     p = sub.add_parser("publish", help="export a run's final model as a standalone folder")

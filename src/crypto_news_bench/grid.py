@@ -38,9 +38,18 @@ class Cell:
 
 def _seeds(path: Path, data: dict, key: str, default: list[int]) -> list[int]:
     seeds = data.get(key, default)
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
+    if not isinstance(seeds, list) or not seeds or not all(
+            isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise ConfigError(f"{path}: {key} must be a non-empty list of integers, got {seeds!r}")
+    _no_repeats(path, key, seeds)
     return seeds
+
+
+def _no_repeats(path: Path, key: str, values: list) -> None:
+    """A repeated config, task or seed would make two cells with one key (run twice)."""
+    repeated = [v for i, v in enumerate(values) if v in values[:i]]
+    if repeated:
+        raise ConfigError(f"{path}: {key} lists {repeated[0]!r} more than once")
 
 
 def load_grid(path: Path | str = CONFIG_DIR / GRID_FILE) -> list[Cell]:
@@ -63,6 +72,8 @@ def load_grid(path: Path | str = CONFIG_DIR / GRID_FILE) -> list[Cell]:
     for task in tasks:
         if task not in TASKS:
             raise ConfigError(f"{path}: unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
+    _no_repeats(path, "tasks", tasks)
+    _no_repeats(path, "configs", data.get("configs", []))
     seeds = _seeds(path, data, "seeds", [0, 1, 2])
     baseline_seeds = _seeds(path, data, "baseline_seeds", [0])
     configs = [load_config(path.parent / f"{name}.yaml") for name in data.get("configs", [])]

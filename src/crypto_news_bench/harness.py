@@ -24,7 +24,8 @@ def run_bench(grid_path: Path | str = grid.CONFIG_DIR / grid.GRID_FILE,
               data_dir: Path | str = dataset.DATA_DIR, force: bool = False,
               shard: tuple[int, int] | None = None,
               results_dir: Path | str | None = RESULTS_DIR, progress: bool = True,
-              tracking_uri: str | None = None) -> BenchSummary:
+              tracking_uri: str | None = None,
+              readme: Path | str | None = None) -> BenchSummary:
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
@@ -52,4 +53,6 @@ def run_bench(grid_path: Path | str = grid.CONFIG_DIR / grid.GRID_FILE,
     seconds = time.perf_counter() - start
     if results_dir is not None:
         report.write_report(results_dir)
+        if readme is not None and Path(readme).exists():
+            report.update_readme(readme, results_dir)
     return BenchSummary([c.key for c in todo], skipped, seconds)

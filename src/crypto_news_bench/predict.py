@@ -36,7 +36,11 @@ class TransformersPredictor(Predictor):
 
     def __init__(self, model, tokenizer, batch_size: int = 64, max_length: int = 256):
         self.model, self.tokenizer = model.eval(), tokenizer
-        self.batch_size, self.max_length = batch_size, max_length
+        # Never past what the model has positions for: a longer sentence would crash it.
+        limits = (getattr(model.config, "max_position_embeddings", None),
+                  getattr(tokenizer, "model_max_length", None))
+        self.batch_size = batch_size
+        self.max_length = min([max_length, *(n for n in limits if n)])
         self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
 
     @classmethod

@@ -68,3 +68,25 @@ def write_report(results_dir: Path | str) -> Path:
     path = results_dir / "leaderboard.md"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def update_readme(readme: Path | str, results_dir: Path | str) -> bool:
+    """Put the leaderboard and charts between the README's results markers (if it has them).
+
+    Links are made relative to the README, so the page shows the charts on a forge too.
+    """
+    readme, results_dir = Path(readme), Path(results_dir)
+    text = readme.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        return False
+    board = (results_dir / "leaderboard.md").read_text(encoding="utf-8")
+    body = board.split("\n", 2)[2] if board.startswith("# ") else board
+    rel = Path(*results_dir.resolve().relative_to(readme.resolve().parent).parts).as_posix()
+    body = body.replace("](", f"]({rel}/").replace("### ", "#### ")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{START}\n{body.strip()}\n{END}{tail}", encoding="utf-8")
+    return True

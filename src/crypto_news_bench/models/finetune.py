@@ -102,6 +102,9 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
                 logging_steps=1, save_strategy="no", report_to="none", use_cpu=True,
                 train_sampling_strategy="group_by_length", disable_tqdm=False,
                 ddp_backend="gloo" if distributed else None,
+                # Frozen parameters are known up front; searching for unused ones costs a
+                # graph traversal per step.
+                ddp_find_unused_parameters=False if distributed else None,
             )
             trainer = Trainer(
                 model=self.model_, args=args, train_dataset=data,

@@ -22,7 +22,8 @@ def load_body(name_or_path: str, max_length: int):
     from sentence_transformers import SentenceTransformer
 
     body = SentenceTransformer(resolve_model(name_or_path), device="cpu")
-    body.max_seq_length = max_length
+    # Never past what the encoder has positions for (a small local model may have 128).
+    body.max_seq_length = min(max_length, body.tokenizer.model_max_length)
     return body
 
 

@@ -29,7 +29,7 @@ class SetFitClassifier(EncoderHeadClassifier):
     def fit(self, X: Sequence[str], y) -> SetFitClassifier:
         from datasets import Dataset
         from setfit import SetFitModel, Trainer, TrainingArguments
-        from transformers import TrainerCallback
+        from transformers import PrinterCallback, TrainerCallback
 
         history: list[dict] = []
 
@@ -56,8 +56,11 @@ class SetFitClassifier(EncoderHeadClassifier):
                 save_strategy="no", report_to="none",
                 show_progress_bar=False,
             )
-            Trainer(model=model, args=args, train_dataset=data,
-                    callbacks=[LossRecorder()]).train()
+            trainer = Trainer(model=model, args=args, train_dataset=data,
+                              callbacks=[LossRecorder()])
+            # The loss goes to MLflow through the recorder, not to stdout once per step.
+            trainer.remove_callback(PrinterCallback)
+            trainer.train()
         self.body_, self.head_ = model.model_body, model.model_head
         self.classes_ = self.head_.classes_
         self.history_ = history
