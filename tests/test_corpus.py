@@ -192,3 +192,19 @@ def test_cli_data_check_reports_a_bad_corpus(tiny_data_dir, capsys):
     assert captured.out == ""
     assert captured.err.startswith(f"error: {path}: not UTF-8")
     assert captured.err.count("\n") == 1  # one clean line, no traceback
+
+
+def test_same_file_listed_twice_is_refused(tiny_data_dir, jsonl):
+    meta = tiny_data_dir / "raw" / "documents.jsonl"
+    records = jsonl.read(meta)
+    records.append({**records[0], "id": "a01-copy"})
+    jsonl.write(meta, records)
+    with raises(f"{meta}: file {records[0]['file']} is listed twice"):
+        load_corpus(tiny_data_dir / "raw")
+
+
+def test_non_utf8_metadata_is_refused(tiny_data_dir):
+    meta = tiny_data_dir / "raw" / "documents.jsonl"
+    meta.write_bytes(meta.read_bytes() + b"\xff\n")
+    with raises(f"{meta}: not UTF-8"):
+        load_corpus(tiny_data_dir / "raw")

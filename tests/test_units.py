@@ -159,3 +159,19 @@ def test_same_text_twice_gives_same_ids(tiny_docs):
     first = [u.id for u in sentences(blocks("a01", text))]
     second = [u.id for u in sentences(blocks("a01", text))]
     assert first == second == ["a01:L1:S1", "a01:L2:S1", "a01:L3:S1", "a01:L3:S2", "a01:L5:S1"]
+
+
+def test_only_newline_ends_a_line():
+    # U+2028 and form feed are text inside a line, as editors and `grep -n` count lines;
+    # str.splitlines would split there and shift every later line number.
+    raw = "first\u2028still first\nsecond\x0cstill second\nthird"
+    got = blocks("d", raw)
+    assert [b.id for b in got] == ["d:L1", "d:L2", "d:L3"]
+    assert [raw[b.start:b.end] for b in got] == [b.text for b in got]
+    assert got[2].text == "third"
+
+
+def test_byte_order_mark_is_not_part_of_the_first_block():
+    raw = "\ufeffHeadline\nBody."
+    got = blocks("d", raw)
+    assert got[0].text == "Headline" and got[0].start == 1

@@ -36,6 +36,10 @@ class Cell:
         return f"{self.task}/{self.config.name}/seed{self.config.seed}"
 
 
+def _as_list(value) -> list:
+    return [value] if isinstance(value, str) else list(value)
+
+
 def _seeds(path: Path, data: dict, key: str, default: list[int]) -> list[int]:
     seeds = data.get(key, default)
     if not isinstance(seeds, list) or not seeds or not all(
@@ -55,9 +59,9 @@ def _no_repeats(path: Path, key: str, values: list) -> None:
 def load_grid(path: Path | str = CONFIG_DIR / GRID_FILE) -> list[Cell]:
     """Every cell of the grid, in a fixed order (task-major, then config, then seed).
 
-    Models whose training depends on the seed (the transformer methods) run ``seeds``;
-    deterministic baselines and untrained tools run ``baseline_seeds`` (one seed: more would
-    repeat the same numbers).
+    Models whose training depends on the seed (fine-tuning, SetFit) run ``seeds``; the
+    deterministic ones (baselines, untrained tools, the frozen encoder's logistic head) run
+    ``baseline_seeds`` (one seed: more would repeat the same numbers).
     """
     path = Path(path)
     try:
@@ -68,22 +72,23 @@ def load_grid(path: Path | str = CONFIG_DIR / GRID_FILE) -> list[Cell]:
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}; valid keys: "
                           f"{', '.join(sorted(GRID_KEYS))}")
-    tasks = data.get("tasks", list(TASKS))
+    # A single name is a list of one, as in the model configs.
+    tasks = _as_list(data.get("tasks", list(TASKS)))
+    names = _as_list(data.get("configs", []))
     for task in tasks:
         if task not in TASKS:
             raise ConfigError(f"{path}: unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
     _no_repeats(path, "tasks", tasks)
-    _no_repeats(path, "configs", data.get("configs", []))
+    _no_repeats(path, "configs", names)
     seeds = _seeds(path, data, "seeds", [0, 1, 2])
     baseline_seeds = _seeds(path, data, "baseline_seeds", [0])
-    configs = [load_config(path.parent / f"{name}.yaml") for name in data.get("configs", [])]
+    configs = [load_config(path.parent / f"{name}.yaml") for name in names]
     cells = []
     for task in tasks:
         for config in configs:
             if task not in config.tasks:
                 continue
-            stochastic = MODELS[config.model].flavour != "sklearn"
-            run_seeds = seeds if stochastic else baseline_seeds
+            run_seeds = seeds if MODELS[config.model].seeded else baseline_seeds
             for seed in run_seeds:
                 cells.append(Cell(dataclasses.replace(config, seed=seed), task,
                                   final_model=seed == run_seeds[0]))

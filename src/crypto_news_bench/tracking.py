@@ -303,16 +303,41 @@ def log_encoder_head_model(model, registered: str, task: str) -> Any:
         folder = model.save_encoder_head(Path(tmp) / "model_dir")
         (folder / encoder_head_pyfunc.LABELS_FILE).write_text(
             json.dumps({"task": task, "labels": list(TASKS[task].labels)}), encoding="utf-8")
-        return mlflow.pyfunc.log_model(
-            name="model", python_model=encoder_head_pyfunc.__file__,
-            artifacts={"model_dir": str(folder)}, registered_model_name=registered,
-            pip_requirements=_requirements("sentence-transformers", "transformers", "torch",
-                                           "skops", "scikit-learn", "pandas"),
-        )
+        # MLflow asks for type hints on predict() to infer a signature; ours takes texts
+        # as a list or a one-column DataFrame, which no single hint describes.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*type hints to the `predict` method")
+            return mlflow.pyfunc.log_model(
+                name="model", python_model=encoder_head_pyfunc.__file__,
+                artifacts={"model_dir": str(folder)}, registered_model_name=registered,
+                pip_requirements=_requirements("sentence-transformers", "transformers",
+                                               "torch", "skops", "scikit-learn", "pandas"),
+            )
+
+
+@contextlib.contextmanager
+def _registry_chatter_filtered() -> Iterator[None]:
+    """MLflow prints three lines to stderr per registered version; pass on everything else."""
+    import io
+    import sys
+
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(buffer):
+            yield
+    finally:
+        chatter = ("Successfully registered model", "Registered model", "Created version")
+        sys.stderr.write("".join(line for line in buffer.getvalue().splitlines(True)
+                                 if not line.startswith(chatter)))
 
 
 def log_final_model(evaluation: Evaluation, flavour: str) -> Any:
     """Log the model fitted on all gold data and register it as ``<task>-<config>``."""
+    with _registry_chatter_filtered():
+        return _log_final_model(evaluation, flavour)
+
+
+def _log_final_model(evaluation: Evaluation, flavour: str) -> Any:
     registered = registered_name(evaluation.task, evaluation.config.name)
     model = evaluation.final_model
     # Training data with one class gets a DummyClassifier (protocol._fit), whatever the config.

@@ -26,6 +26,8 @@ class ModelSpec:
     # folder) or "encoder_head" (a sentence-transformers folder + a skops head).
     flavour: str = "sklearn"
     trainable: bool = True
+    # Whether training depends on the seed: only then do more seeds say anything.
+    seeded: bool = False
 
     def load_factory(self) -> Callable:
         module, func = self.factory.split(":")
@@ -62,9 +64,9 @@ MODELS: dict[str, ModelSpec] = {
                   flavour="encoder_head"),
         ModelSpec("finetune", "finetune:FineTuneClassifier",
                   "Fine-tuned AutoModelForSequenceClassification (transformers Trainer).",
-                  flavour="transformers"),
+                  flavour="transformers", seeded=True),
         ModelSpec("setfit", "setfit_model:SetFitClassifier",
                   "SetFit: contrastive fine-tuning of a sentence encoder + logistic regression.",
-                  flavour="encoder_head"),
+                  flavour="encoder_head", seeded=True),
     ]
 }

@@ -19,13 +19,21 @@ from .encoder import DEFAULT_MODEL, batches, freeze, resolve_model
 
 
 def _step_bar():
-    from transformers import ProgressCallback
+    from tqdm.auto import tqdm
+    from transformers import TrainerCallback
 
-    class StepBar(ProgressCallback):
-        """The Trainer's bar over training steps, without a printed line per logging step."""
+    class StepBar(TrainerCallback):
+        """A bar over training steps under the bench's grid bar, gone when training ends."""
 
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            pass
+        def on_train_begin(self, args, state, control, **kwargs):
+            self.bar = tqdm(total=state.max_steps, desc="train steps", unit="step",
+                            leave=False, position=1, disable=not state.is_local_process_zero)
+
+        def on_step_end(self, args, state, control, **kwargs):
+            self.bar.update(1)
+
+        def on_train_end(self, args, state, control, **kwargs):
+            self.bar.close()
 
     return StepBar()
 
@@ -77,7 +85,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         from datasets import Dataset
         from transformers import (
             DataCollatorWithPadding,
-            ProgressCallback,
+            PrinterCallback,
             Trainer,
             TrainingArguments,
             set_seed,
@@ -100,7 +108,8 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
                 # A float below 1 is a share of the total steps.
                 warmup_steps=self.warmup_ratio, seed=self.seed, data_seed=self.seed,
                 logging_steps=1, save_strategy="no", report_to="none", use_cpu=True,
-                train_sampling_strategy="group_by_length", disable_tqdm=False,
+                train_sampling_strategy="group_by_length", disable_tqdm=True,
+                dataloader_pin_memory=False,
                 ddp_backend="gloo" if distributed else None,
                 # Frozen parameters are known up front; searching for unused ones costs a
                 # graph traversal per step.
@@ -112,7 +121,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
                 callbacks=[_loss_recorder(self.history_)],
             )
             # The loss goes to MLflow through the recorder; the bar shows steps, not dicts.
-            trainer.remove_callback(ProgressCallback)
+            trainer.remove_callback(PrinterCallback)
             trainer.add_callback(_step_bar())
             output = trainer.train()
         self.train_seconds_ = float(output.metrics["train_runtime"])
