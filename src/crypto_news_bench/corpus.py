@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,12 +48,27 @@ def decode_text(path: Path) -> str:
         ) from None
 
 
-def read_jsonl_lines(path: Path) -> list[str]:
-    """The lines of a UTF-8 JSONL file, split on "\n" only (a JSON string may hold U+2028)."""
+def read_jsonl(path: Path) -> Iterator[tuple[str, dict]]:
+    """("file:line", object) for each non-blank line of a UTF-8 JSONL file.
+
+    Lines split on "\n" only (a JSON string may hold U+2028); a line that is not a JSON
+    object is an error naming the file and line.
+    """
     try:
-        return path.read_bytes().decode("utf-8").split("\n")
+        lines = path.read_bytes().decode("utf-8").split("\n")
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 (byte {exc.start})") from None
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{where}: malformed JSON line ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise DataError(f"{where}: expected a JSON object, got {type(record).__name__}")
+        yield where, record
 
 
 def read_metadata(raw_dir: Path) -> list[dict]:
@@ -60,20 +76,10 @@ def read_metadata(raw_dir: Path) -> list[dict]:
     if not meta_path.exists():
         raise DataError(f"{meta_path}: metadata file not found")
     records = []
-    for lineno, line in enumerate(read_jsonl_lines(meta_path), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{meta_path}:{lineno}: malformed JSON ({exc.msg})") from None
-        if not isinstance(record, dict):
-            raise DataError(
-                f"{meta_path}:{lineno}: expected a JSON object, got {type(record).__name__}"
-            )
+    for where, record in read_jsonl(meta_path):
         missing = [f for f in REQUIRED_FIELDS if f not in record]
         if missing:
-            raise DataError(f"{meta_path}:{lineno}: missing field(s) {', '.join(missing)}")
+            raise DataError(f"{where}: missing field(s) {', '.join(missing)}")
         records.append(record)
     return records
 

@@ -8,11 +8,10 @@ every unit the task covers must have one.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .corpus import read_jsonl_lines
+from .corpus import read_jsonl
 from .errors import DataError
 from .schema import TASKS, Task
 from .units import Unit
@@ -38,16 +37,7 @@ def read_label_file(path: Path, task: Task) -> dict[str, Label]:
     if not path.exists():
         raise DataError(f"{path}: annotation file for task {task.name!r} not found")
     labels: dict[str, Label] = {}
-    for lineno, line in enumerate(read_jsonl_lines(path), 1):
-        where = f"{path}:{lineno}"
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{where}: malformed JSON line ({exc.msg})") from None
-        if not isinstance(rec, dict):
-            raise DataError(f"{where}: expected a JSON object, got {type(rec).__name__}")
+    for where, rec in read_jsonl(path):
         missing = {"id", "text_sha256", "label"} - rec.keys()
         if missing:
             raise DataError(f"{where}: missing key(s) {', '.join(sorted(missing))}")
