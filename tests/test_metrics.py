@@ -178,3 +178,20 @@ def test_paired_bootstrap_models_differing_on_one_unit_of_four():
     assert out["low"] == 0.0
     assert out["diff"] < out["high"] <= 1.0
     assert out["p_value"] == pytest.approx(81 / 256, abs=0.04)
+
+
+def test_macro_f1_rows_matches_scikit_learn_row_by_row():
+    import numpy as np
+    from sklearn.metrics import f1_score
+
+    from crypto_news_bench.metrics import macro_f1_rows
+
+    rng = np.random.default_rng(7)
+    # Few units and six classes, so rows miss classes in gold, in predictions, or both.
+    gold = rng.integers(0, 6, size=(300, 9))
+    pred = rng.integers(0, 6, size=(300, 9))
+    pred[:20] = gold[:20]  # perfect rows
+    pred[20:40] = 5  # one predicted class
+    expected = [f1_score(g, p, average="macro", zero_division=0) for g, p in zip(gold, pred,
+                                                                                   strict=True)]
+    np.testing.assert_allclose(macro_f1_rows(gold, pred), expected, atol=1e-12)

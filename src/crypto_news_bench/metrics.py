@@ -43,13 +43,34 @@ def classification_metrics(gold: Sequence[int], pred: Sequence[int], task: Task)
     return out
 
 
+def macro_f1_rows(gold: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """``macro_f1`` of every row of two (resamples, units) label arrays at once.
+
+    The same definition as scikit-learn's (classes present in gold or predictions, F1 0 where
+    undefined), from one confusion matrix per row: a thousand resamples take milliseconds
+    instead of a second of ``f1_score`` calls.
+    """
+    gold, pred = np.atleast_2d(gold), np.atleast_2d(pred)
+    rows, k = gold.shape[0], int(max(gold.max(), pred.max())) + 1
+    codes = (np.arange(rows)[:, None] * k * k + gold * k + pred).ravel()
+    cm = np.bincount(codes, minlength=rows * k * k).reshape(rows, k, k)
+    tp = np.diagonal(cm, axis1=1, axis2=2)
+    denom = cm.sum(axis=2) + cm.sum(axis=1)  # support + predicted = 2tp + fp + fn
+    present = denom > 0
+    f1 = np.divide(2 * tp, denom, out=np.zeros(tp.shape), where=present)
+    return f1.sum(axis=1) / present.sum(axis=1)
+
+
+def _resample(n: int, n_resamples: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, n, size=(n_resamples, n))
+
+
 def bootstrap_ci(gold: Sequence[int], pred: Sequence[int], n_resamples: int = 1000,
                  confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of macro-F1 over units (resampled with replacement)."""
     gold, pred = np.asarray(gold), np.asarray(pred)
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(gold), size=(n_resamples, len(gold)))
-    scores = np.array([macro_f1(gold[i], pred[i]) for i in idx])
+    idx = _resample(len(gold), n_resamples, seed)
+    scores = macro_f1_rows(gold[idx], pred[idx])
     alpha = (1 - confidence) / 2
     return float(np.quantile(scores, alpha)), float(np.quantile(scores, 1 - alpha))
 
@@ -62,9 +83,8 @@ def paired_bootstrap(gold: Sequence[int], pred_a: Sequence[int], pred_b: Sequenc
     if not len(gold) == len(a) == len(b):
         raise ValueError(f"paired bootstrap needs equal lengths, got {len(gold)}, {len(a)}, "
                          f"{len(b)}")
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, len(gold), size=(n_resamples, len(gold)))
-    diffs = np.array([macro_f1(gold[i], a[i]) - macro_f1(gold[i], b[i]) for i in idx])
+    idx = _resample(len(gold), n_resamples, seed)
+    diffs = macro_f1_rows(gold[idx], a[idx]) - macro_f1_rows(gold[idx], b[idx])
     alpha = (1 - confidence) / 2
     return {
         "diff": macro_f1(gold, a) - macro_f1(gold, b),

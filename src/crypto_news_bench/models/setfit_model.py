@@ -29,6 +29,7 @@ class SetFitClassifier(EncoderHeadClassifier):
     def fit(self, X: Sequence[str], y) -> SetFitClassifier:
         from datasets import Dataset
         from setfit import SetFitModel, Trainer, TrainingArguments
+        from setfit import logging as setfit_logging
         from transformers import PrinterCallback, TrainerCallback
 
         history: list[dict] = []
@@ -39,6 +40,9 @@ class SetFitClassifier(EncoderHeadClassifier):
                     history.append({"step": state.global_step,
                                     "loss": float(logs["embedding_loss"])})
 
+        # setfit logs a banner per training and warns that a plain encoder has no head yet
+        # (we train one); neither says anything at INFO/WARNING worth a line per fold.
+        setfit_logging.set_verbosity_error()
         model = SetFitModel.from_pretrained(
             resolve_model(self.model_name_or_path), device="cpu",
             head_params={"C": self.C, "class_weight": "balanced", "max_iter": 2000,
