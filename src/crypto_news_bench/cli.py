@@ -64,7 +64,7 @@ def _compare_pair(args: argparse.Namespace) -> None:
 
     a, b = args.vs
     tasks = [args.task] if args.task else [
-        t for t in TASKS if leaderboard._run_for(t, a) and leaderboard._run_for(t, b)]
+        t for t in TASKS if leaderboard.runs_per_seed(t, a) and leaderboard.runs_per_seed(t, b)]
     if not tasks:
         raise ConfigError(f"no task has finished runs of both {a!r} and {b!r}")
     results = [leaderboard.paired_comparison(t, a, b) for t in tasks]

@@ -172,7 +172,7 @@ def _oof(run_id: str) -> dict[str, tuple[str, str]]:
         return {r["id"]: (r["gold"], r["predicted"]) for r in csv.DictReader(fh)}
 
 
-def _run_for(task: str, config: str) -> dict[str, object]:
+def runs_per_seed(task: str, config: str) -> dict[str, object]:
     """The latest finished run per seed of a config: {seed: run}."""
     runs = {}
     for r in finished_parent_runs(task):
@@ -188,7 +188,7 @@ def paired_comparison(task: str, config_a: str, config_b: str, n_resamples: int 
     from .errors import ConfigError
     from .metrics import paired_bootstrap
 
-    runs_a, runs_b = _run_for(task, config_a), _run_for(task, config_b)
+    runs_a, runs_b = runs_per_seed(task, config_a), runs_per_seed(task, config_b)
     for name, runs in ((config_a, runs_a), (config_b, runs_b)):
         if not runs:
             raise ConfigError(f"no finished {task} run of config {name!r} in the store")

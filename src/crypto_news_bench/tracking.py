@@ -40,10 +40,6 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or embedded_uri()
 
 
-def is_embedded(uri: str) -> bool:
-    return uri == embedded_uri()
-
-
 def check_reachable(uri: str, timeout: float = 5.0) -> None:
     """Fail within seconds, not after MLflow's minutes of retries, when a server is down."""
     if not uri.startswith(("http://", "https://")):
