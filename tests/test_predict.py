@@ -281,3 +281,14 @@ def test_champion_from_the_tracking_store(use_transformer_store, model_dirs, art
                (tmp_path / "out" / "article.predictions.jsonl").read_text().splitlines()]
     assert [r["task"] for r in records] == ["boilerplate"]
     assert records[0]["label"] in TASKS["boilerplate"].labels
+
+
+def test_unknown_registered_model_is_a_clear_error(use_transformer_store, article, tmp_path,
+                                                  capsys):
+    code = cli.main(["predict", "--models", "stance=models:/no-such-model/1", str(article),
+                     "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "model 'models:/no-such-model/1' for stance: Registered Model with name=no-such-model" \
+        " not found" in err
+    assert use_transformer_store.uri in err

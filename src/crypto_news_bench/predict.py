@@ -142,20 +142,26 @@ def _load(ref: str, task: str) -> Predictor:
     go_offline()
     if Path(ref).is_dir():
         return _from_folder(Path(ref), task)
-    if ref == "champion":
-        from . import tracking
-
-        tracking.setup()
-        ref = tracking.champion_uri(task)
-    if not ref.startswith(("models:/", "runs:/")):
+    if ref != "champion" and not ref.startswith(("models:/", "runs:/")):
         raise DataError(
             f"model reference {ref!r} for {task} is neither a folder nor an MLflow model URI "
             "(models:/NAME@champion, runs:/RUN_ID/model) nor 'champion'"
         )
     import mlflow
     import yaml
+    from mlflow.exceptions import MlflowException
 
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=ref))
+    from . import tracking
+
+    # Model URIs resolve against the same store as everything else (env, else embedded).
+    tracking.setup()
+    if ref == "champion":
+        ref = tracking.champion_uri(task)
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=ref))
+    except MlflowException as exc:
+        raise DataError(f"model {ref!r} for {task}: {exc.message} "
+                        f"(tracking store: {mlflow.get_tracking_uri()})") from None
     flavours = yaml.safe_load((local / "MLmodel").read_text(encoding="utf-8"))["flavors"]
     if "transformers" in flavours:
         parts = mlflow.transformers.load_model(ref, return_type="components")
