@@ -44,20 +44,18 @@ def go_offline() -> None:
     huggingface_hub.constants.HF_HUB_OFFLINE = True
 
 
-def length_order(tokenizer, texts: Sequence[str]) -> np.ndarray:
-    """Indices sorted by token length, so each batch pads to similar lengths."""
-    lengths = [len(ids) for ids in tokenizer(list(texts), truncation=False)["input_ids"]]
-    return np.argsort(lengths, kind="stable")
-
-
 def batches(tokenizer, texts: Sequence[str], batch_size: int,
             max_length: int) -> Iterator[tuple[np.ndarray, dict]]:
-    """(indices, encoded batch) in length order, padded per batch only (dynamic padding)."""
-    order = length_order(tokenizer, texts)
+    """(indices, encoded batch) in length order, padded per batch only (dynamic padding).
+
+    Every text is tokenised once; the lengths that order the batches come from that pass.
+    """
+    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
+    features = [{k: encoded[k][i] for k in encoded} for i in range(len(texts))]
+    order = np.argsort([len(f["input_ids"]) for f in features], kind="stable")
     for start in range(0, len(order), batch_size):
         idx = order[start:start + batch_size]
-        enc = tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                        max_length=max_length, return_tensors="pt")
+        enc = tokenizer.pad([features[i] for i in idx], padding=True, return_tensors="pt")
         yield idx, enc
 
 
