@@ -388,3 +388,14 @@ def test_keyboard_interrupt_via_cli(use_store, monkeypatch, tmp_path, capsys):
     [run] = runs_of(use_store, "exploding-cli")
     assert run.info.status == "KILLED"
     assert_nothing_running(use_store)
+
+
+def test_champion_uri_without_a_champion_is_a_clear_error(tmp_path, monkeypatch):
+    from crypto_news_bench import tracking
+
+    # setenv first, so the variable MLflow exports is restored after the test.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/empty.db")
+    tracking.setup()
+    with pytest.raises(tracking.TrackingError,
+                       match="no registered claim_type model has the 'champion' alias yet"):
+        tracking.champion_uri("claim_type")

@@ -198,3 +198,27 @@ def test_frozen_encoder_never_exceeds_the_model_positions(tiny_bert):
               [CRIT, PRO, CRIT, PRO])
     assert model.body_.max_seq_length == 128
     assert model.predict_proba([LONG_TEXT]).shape == (1, 2)
+
+
+def test_freeze_stops_gradients_in_embeddings_and_lower_layers(tiny_bert):
+    from transformers import AutoModelForSequenceClassification
+
+    from crypto_news_bench.models.encoder import freeze
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(tiny_bert), num_labels=3)
+    freeze(model, embeddings=True, layers=1)
+    layers = model.base_model.encoder.layer
+    assert not any(p.requires_grad for p in model.base_model.embeddings.parameters())
+    assert not any(p.requires_grad for p in layers[0].parameters())
+    assert all(p.requires_grad for p in layers[1].parameters())
+    assert all(p.requires_grad for p in model.classifier.parameters())
+
+
+def test_freezing_more_layers_than_the_model_has_is_refused(tiny_bert):
+    from transformers import AutoModelForSequenceClassification
+
+    from crypto_news_bench.models.encoder import freeze
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(tiny_bert), num_labels=3)
+    with pytest.raises(ValueError, match=r"freeze_layers=3: the model has 2 encoder layers"):
+        freeze(model, embeddings=False, layers=3)

@@ -87,7 +87,8 @@ def _bench(args: argparse.Namespace) -> None:
     summary = run_bench(args.grid, args.data_dir, force=args.force, shard=shard,
                         results_dir=args.results, readme=args.readme)
     print(dataset.stats_markdown(dataset.gold_examples(args.data_dir)))
-    print(leaderboard.render(leaderboard.collect(), "md"), end="")
+    boards = summary.boards or leaderboard.collect()
+    print(leaderboard.render(boards, "md"), end="")
     print(f"\n{len(summary.ran)} cell(s) run, {len(summary.skipped)} skipped, "
           f"{summary.seconds:.0f} s; report: {args.results}/leaderboard.md")
 

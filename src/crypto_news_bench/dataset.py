@@ -29,10 +29,14 @@ class Example:
     label: str
 
 
-def gold_examples(data_dir: Path | str = DATA_DIR) -> dict[str, list[Example]]:
-    """Segment the corpus and attach every task's gold labels, refusing any gap or mismatch."""
+def gold_examples(data_dir: Path | str = DATA_DIR,
+                  docs: list[Document] | None = None) -> dict[str, list[Example]]:
+    """Segment the corpus and attach every task's gold labels, refusing any gap or mismatch.
+
+    ``docs`` saves reading the raw folder again when the caller has loaded it.
+    """
     data_dir = Path(data_dir)
-    docs = load_corpus(data_dir / "raw")
+    docs = docs if docs is not None else load_corpus(data_dir / "raw")
     annotations = data_dir / "annotations"
     all_blocks = [b for d in docs for b in blocks(d.id, d.text)]
     bp = align(TASKS["boilerplate"], all_blocks, load_labels(annotations, "boilerplate"))
@@ -191,8 +195,8 @@ def build(data_dir: Path | str = DATA_DIR, out_dir: Path | str | None = None) ->
     disable_progress_bar()
     data_dir = Path(data_dir)
     out = Path(out_dir) if out_dir is not None else data_dir / "processed"
-    examples = gold_examples(data_dir)
     docs = load_corpus(data_dir / "raw")
+    examples = gold_examples(data_dir, docs)
     nbytes = {}
     for name, exs in examples.items():
         target = out / name / "train.parquet"

@@ -4,7 +4,7 @@ unfinished cell of the grid with tracking, and write the report under ``bench/re
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import dataset, grid, report, tracking
@@ -18,6 +18,8 @@ class BenchSummary:
     ran: list[str]
     skipped: list[str]
     seconds: float
+    # The leaderboard the report was written from (empty when no report was asked for).
+    boards: dict = field(default_factory=dict)
 
 
 def run_bench(grid_path: Path | str = grid.CONFIG_DIR / grid.GRID_FILE,
@@ -51,8 +53,9 @@ def run_bench(grid_path: Path | str = grid.CONFIG_DIR / grid.GRID_FILE,
                   f"[{ev.ci[0]:.3f}, {ev.ci[1]:.3f}]")
     bar.close()
     seconds = time.perf_counter() - start
+    boards = {}
     if results_dir is not None:
-        report.write_report(results_dir)
+        boards = report.write_report(results_dir)
         if readme is not None and Path(readme).exists():
             report.update_readme(readme, results_dir)
-    return BenchSummary([c.key for c in todo], skipped, seconds)
+    return BenchSummary([c.key for c in todo], skipped, seconds, boards)

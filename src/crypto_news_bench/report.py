@@ -45,8 +45,9 @@ def per_class_heatmap(boards: dict[str, list[leaderboard.Row]], path: Path | str
     return path
 
 
-def write_report(results_dir: Path | str) -> Path:
-    """leaderboard.md (with the charts linked), ``<task>.png`` and ``per_class_f1.png``."""
+def write_report(results_dir: Path | str) -> dict[str, list[leaderboard.Row]]:
+    """leaderboard.md (with the charts linked), ``<task>.png`` and ``per_class_f1.png``;
+    returns the boards it was written from."""
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     boards = leaderboard.collect()
@@ -65,9 +66,8 @@ def write_report(results_dir: Path | str) -> Path:
         + leaderboard.render(boards, "md") + "\n" + "\n".join(charts)
         + "\n\n![per-class F1](per_class_f1.png)\n"
     )
-    path = results_dir / "leaderboard.md"
-    path.write_text(text, encoding="utf-8")
-    return path
+    (results_dir / "leaderboard.md").write_text(text, encoding="utf-8")
+    return boards
 
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
