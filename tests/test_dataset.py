@@ -173,6 +173,26 @@ def test_dataset_load_reads_a_built_data_dir(tiny_data_dir, hf_offline):
     assert ds.features["label"].names == ["content", "boilerplate"]
 
 
+def test_dataset_load_sees_labels_changed_and_rebuilt(tiny_data_dir, jsonl):
+    """An edited label, rebuilt, is what the next load returns (load_dataset's cache kept
+    the old one)."""
+    dataset.build(tiny_data_dir)
+    before = dataset.load("stance", tiny_data_dir)
+    path = tiny_data_dir / "annotations" / "stance.jsonl"
+    records = jsonl.read(path)
+    names = TASKS["stance"].labels
+    old = records[0]["label"]
+    records[0]["label"] = names[(names.index(old) + 1) % len(names)]
+    jsonl.write(path, records)
+    dataset.build(tiny_data_dir)
+    after = dataset.load("stance", tiny_data_dir)
+    label = after.features["label"]
+    assert before["id"][0] == after["id"][0] == records[0]["id"]
+    assert label.int2str(before["label"][0]) == old
+    assert label.int2str(after["label"][0]) == records[0]["label"]
+    assert after["label"][1:] == before["label"][1:]
+
+
 def test_dataset_load_unbuilt_folder(tiny_data_dir):
     with pytest.raises(DataError) as err:
         dataset.load("stance", tiny_data_dir)

@@ -157,6 +157,9 @@ ds = load_dataset("data/processed", "stance")["train"]
 ds.features["label"].names  # ['promotional', 'critical', 'neutral']
 ```
 
+After labels change and the dataset is rebuilt, add `download_mode="force_redownload"`: the
+`datasets` cache does not notice a rebuilt file and returns the old rows.
+
 ## Tasks
 
 """ + "\n".join(f"- `{t.name}` ({t.unit}s): {t.description} Labels: "
@@ -213,17 +216,22 @@ def processed_dir(data_dir: Path | str = DATA_DIR) -> Path:
 
 
 def load(task_name: str, data_dir: Path | str = DATA_DIR):
-    """The built dataset of one task as a ``datasets.Dataset`` (offline)."""
-    from datasets import load_dataset
-    from datasets.utils.logging import disable_progress_bar
+    """The built dataset of one task as a ``datasets.Dataset``, read from its Parquet file.
 
-    disable_progress_bar()
+    Read directly, not through ``load_dataset``: its cache is keyed on the folder's layout, so
+    after labels change and the dataset is rebuilt it kept returning the old labels.
+    """
+    import pyarrow.parquet as pq
+    from datasets import Dataset
+
     if task_name not in TASKS:
         raise DataError(f"unknown task {task_name!r}; valid tasks: {', '.join(TASKS)}")
-    path = processed_dir(data_dir)
-    if not (path / task_name / "train.parquet").exists():
-        raise DataError(f"{path}: dataset not built; run `cnbench data build` first")
-    return load_dataset(str(path), task_name, split="train")
+    path = processed_dir(data_dir) / task_name / "train.parquet"
+    if not path.exists():
+        raise DataError(f"{processed_dir(data_dir)}: dataset not built; run `cnbench data "
+                        "build` first")
+    # The label names (ClassLabel) come back from the features stored in the file.
+    return Dataset(pq.read_table(path))
 
 
 def dataset_hash(task_name: str, data_dir: Path | str = DATA_DIR) -> str:
