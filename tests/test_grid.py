@@ -554,6 +554,31 @@ def test_paired_comparison_unknown_config(store):
     assert str(exc.value) == "no finished stance run of config 'no_such_config' in the store"
 
 
+def test_paired_comparison_refuses_runs_on_different_gold(tmp_path, monkeypatch):
+    """Two runs in one store, the second on data where one stance label was changed: their
+    out-of-fold predictions cannot be paired, and the error names the unit."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    original = copy_data(tmp_path / "original")
+    relabelled = copy_data(tmp_path / "relabelled")
+    path = relabelled / "annotations" / "stance.jsonl"
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    changed = records[0]
+    changed["label"] = "neutral" if changed["label"] != "neutral" else "critical"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
+                    encoding="utf-8")
+    for name, data_dir in (("majority", original), ("tfidf_word_lr", relabelled)):
+        grid = write_grid(tmp_path / f"configs-{name}", {"configs": [name], "tasks": ["stance"]})
+        harness.run_bench(grid, data_dir, results_dir=None, progress=False, tracking_uri=uri)
+    with pytest.raises(ConfigError) as exc:
+        leaderboard.paired_comparison("stance", "tfidf_word_lr", "majority", n_resamples=10)
+    run_a = latest_finished(uri, "tfidf_word_lr").info.run_id
+    run_b = latest_finished(uri, "majority").info.run_id
+    assert str(exc.value) == (
+        f"runs {run_a} and {run_b} were not scored on the same gold units: 1 of "
+        f"{len(records)} differ, e.g. {changed['id']} (different dataset versions?)")
+
+
 @pytest.fixture
 def fewer_resamples(monkeypatch):
     """``compare --vs`` with 100 resamples instead of 1000 (each costs two macro-F1s)."""

@@ -196,9 +196,12 @@ def paired_comparison(task: str, config_a: str, config_b: str, n_resamples: int 
     run_a = runs_a[common[0]] if common else next(iter(runs_a.values()))
     run_b = runs_b[common[0]] if common else next(iter(runs_b.values()))
     a, b = _oof(run_a.info.run_id), _oof(run_b.info.run_id)
-    if set(a) != set(b) or any(a[k][0] != b[k][0] for k in a):
-        raise ConfigError(f"runs {run_a.info.run_id} and {run_b.info.run_id} were not scored "
-                          "on the same gold units (different dataset versions?)")
+    differ = (set(a) ^ set(b)) | {k for k in set(a) & set(b) if a[k][0] != b[k][0]}
+    if differ:
+        raise ConfigError(
+            f"runs {run_a.info.run_id} and {run_b.info.run_id} were not scored on the same "
+            f"gold units: {len(differ)} of {len(set(a) | set(b))} differ, e.g. "
+            f"{sorted(differ)[0]} (different dataset versions?)")
     labels = list(TASKS[task].labels)
     ids = sorted(a)
     result = paired_bootstrap([labels.index(a[i][0]) for i in ids],
