@@ -292,3 +292,77 @@ def test_unknown_registered_model_is_a_clear_error(use_transformer_store, articl
     assert "model 'models:/no-such-model/1' for stance: Registered Model with name=no-such-model" \
         " not found" in err
     assert use_transformer_store.uri in err
+
+
+# --- precision ------------------------------------------------------------------------------
+
+
+def test_bfloat16_predictor_runs_a_copy_and_scores_close_to_float32(model_dirs):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from crypto_news_bench.predict import TransformersPredictor
+
+    folder = model_dirs["stance"]
+    model = AutoModelForSequenceClassification.from_pretrained(folder)
+    tok = AutoTokenizer.from_pretrained(folder)
+    texts = [s.text for s in sentences(blocks("a", ARTICLE))]
+    p32 = TransformersPredictor(model, tok).probabilities(texts)
+    bf16 = TransformersPredictor(model, tok, precision="bfloat16")
+    assert bf16.model.dtype == torch.bfloat16
+    assert model.dtype == torch.float32  # the caller's model is left as it was
+    p16 = bf16.probabilities(texts)
+    assert p16.dtype == p32.dtype == "float32"
+    assert p16.sum(axis=1) == pytest.approx([1.0] * len(texts), abs=1e-6)
+    # bfloat16 keeps 8 bits of mantissa: close to float32, not equal.
+    assert abs(p16 - p32).max() < 0.05
+    loaded = TransformersPredictor.from_folder(folder, precision="bfloat16")
+    assert loaded.model.dtype == torch.bfloat16
+    assert loaded.probabilities(texts) == pytest.approx(p16, abs=1e-6)
+
+
+def test_encoder_head_predictor_in_bfloat16(model_dirs):
+    import torch
+
+    from crypto_news_bench.predict import EncoderHeadPredictor
+
+    texts = ["Binance said users are safe.", "The SEC disagreed."]
+    p32 = EncoderHeadPredictor(model_dirs["claim_type"]).predict(texts)
+    bf16 = EncoderHeadPredictor(model_dirs["claim_type"], precision="bfloat16")
+    assert next(bf16.body.parameters()).dtype == torch.bfloat16
+    p16 = bf16.predict(texts)
+    assert [s for _, s in p16] == pytest.approx([s for _, s in p32], abs=0.05)
+
+
+def test_unknown_precision_is_refused_before_any_model_loads():
+    from crypto_news_bench.predict import TransformersPredictor, load_predictor
+
+    message = "precision 'float16': expected one of float32, bfloat16"
+    with pytest.raises(ValueError, match=message):
+        load_predictor(MISSING_MODEL, "stance", precision="float16")
+    with pytest.raises(ValueError, match=message):
+        TransformersPredictor.from_folder(MISSING_MODEL, precision="float16")
+
+
+def test_cli_predict_in_bfloat16(model_dirs, predicted, tmp_path, capsys):
+    article = tmp_path / "my-article.txt"
+    article.write_text(ARTICLE, encoding="utf-8")
+    code = cli.main(["predict", "--models", models_arg(model_dirs), str(article),
+                     "--out", str(tmp_path / "out"), "--precision", "bfloat16"])
+    assert code == 0, capsys.readouterr().err
+    records = [json.loads(line) for line in
+               (tmp_path / "out" / "my-article.predictions.jsonl").read_text().splitlines()]
+    float32_records, _ = predicted
+    same = ("unit", "task", "start", "end", "text")
+    assert [{k: r[k] for k in same} for r in records] == \
+        [{k: r[k] for k in same} for r in float32_records]
+    # The TF-IDF boilerplate model has no precision: its scores are float32's exactly.
+    assert [r["score"] for r in records if r["task"] == "boilerplate"] == \
+        [r["score"] for r in float32_records if r["task"] == "boilerplate"]
+
+
+def test_cli_predict_refuses_an_unknown_precision(article, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["predict", str(article), "--precision", "float16"])
+    assert exc.value.code == 2
+    assert "argument --precision: invalid choice: 'float16'" in capsys.readouterr().err

@@ -222,3 +222,59 @@ def test_freezing_more_layers_than_the_model_has_is_refused(tiny_bert):
     model = AutoModelForSequenceClassification.from_pretrained(str(tiny_bert), num_labels=3)
     with pytest.raises(ValueError, match=r"freeze_layers=3: the model has 2 encoder layers"):
         freeze(model, embeddings=False, layers=3)
+
+
+# -- batches: the token budget shared by the predictor and out-of-fold scoring ---------------
+
+BATCH_TEXTS = ["the sec", "binance", "a court order alleged the exchange misled its users",
+               "we protect customer funds", "news", "the lawsuit claims the exchange and its "
+               "users have assets in the investigation of the court", "share", "read also"]
+
+
+def test_batches_respect_the_token_budget_and_cover_every_text_once(tiny_bert):
+    from transformers import AutoTokenizer
+
+    from crypto_news_bench.models.encoder import batches
+
+    tok = AutoTokenizer.from_pretrained(tiny_bert)
+    lengths = [len(ids) for ids in tok(BATCH_TEXTS)["input_ids"]]
+    seen, padded_lengths = [], []
+    for idx, enc in batches(tok, BATCH_TEXTS, max_length=20, max_tokens=24, max_batch=3):
+        n, width = enc["input_ids"].shape
+        assert n == len(idx) <= 3
+        assert n * width <= 24
+        assert width == max(lengths[i] for i in idx)  # padded to its own longest text only
+        # The mask marks exactly each text's own tokens.
+        assert enc["attention_mask"].sum(dim=1).tolist() == [lengths[i] for i in idx]
+        seen += idx.tolist()
+        padded_lengths.append(width)
+    assert sorted(seen) == list(range(len(BATCH_TEXTS)))
+    assert padded_lengths == sorted(padded_lengths)  # shortest first
+    # Lengths 3,3,3 | 4,4,6 (three a batch) | 16 (with 18 it would pass 24 tokens) | 18
+    assert sorted(lengths) == [3, 3, 3, 4, 4, 6, 16, 18]
+    assert padded_lengths == [3, 6, 16, 18]
+
+
+def test_batches_put_a_short_text_with_others_and_a_long_one_alone(tiny_bert):
+    from transformers import AutoTokenizer
+
+    from crypto_news_bench.models.encoder import batches
+
+    tok = AutoTokenizer.from_pretrained(tiny_bert)
+    lengths = [len(ids) for ids in tok(BATCH_TEXTS)["input_ids"]]
+    longest = int(np.argmax(lengths))
+    # A budget of one longest text: it goes alone, while the shortest share a batch.
+    out = list(batches(tok, BATCH_TEXTS, max_length=max(lengths), max_tokens=max(lengths)))
+    assert [i.tolist() for i, _ in out][-1] == [longest]
+    assert len(out[0][0]) > 1
+
+
+def test_batches_refuse_a_budget_below_one_text(tiny_bert):
+    from transformers import AutoTokenizer
+
+    from crypto_news_bench.models.encoder import batches
+
+    tok = AutoTokenizer.from_pretrained(tiny_bert)
+    with pytest.raises(ValueError, match=r"max_tokens=16 is below max_length=32: a text of "
+                                         r"full length would fit in no batch"):
+        next(batches(tok, BATCH_TEXTS, max_length=32, max_tokens=16))

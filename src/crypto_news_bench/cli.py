@@ -121,7 +121,7 @@ def _predict(args: argparse.Namespace) -> None:
     from .corpus import decode_text
 
     decode_text(Path(args.article))
-    predictors = {task: load_predictor(ref, task) for task, ref in refs.items()}
+    predictors = {task: load_predictor(ref, task, args.precision) for task, ref in refs.items()}
     raw, predictions = predict_article(args.article, predictors)
     jsonl, page = write_outputs(args.article, raw, predictions, args.out)
     print(f"{len(predictions)} predictions: {jsonl}\npage: {page}")
@@ -129,6 +129,7 @@ def _predict(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
+    from .predict import PRECISIONS
 
     parser = argparse.ArgumentParser(
         prog="cnbench", description="crypto-news-bench: dataset, training, comparison.")
@@ -180,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="per task: a published folder, models:/NAME@ALIAS, runs:/ID/model, or "
                         f"champion (default: {DEFAULT_MODELS})")
     p.add_argument("--out", default="predictions", help="output folder (default: %(default)s)")
+    p.add_argument("--precision", choices=PRECISIONS, default="float32",
+                   help="arithmetic of transformer models: bfloat16 is faster on CPUs with "
+                        "native bf16 and may flip near-tied labels (default: %(default)s)")
     p.set_defaults(func=_predict)
     return parser
 

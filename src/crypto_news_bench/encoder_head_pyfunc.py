@@ -15,6 +15,9 @@ from mlflow.pyfunc import PythonModel
 
 LABELS_FILE = "labels.json"
 HEAD_FILE = "head.skops"
+# Texts per encode() batch. sentence-transformers sorts by length but counts texts, not
+# tokens: 64 long blocks a batch ran 2.6x slower than 16 on a 2-core CPU (cache misses).
+ENCODE_BATCH_SIZE = 16
 
 
 def load_encoder_head(folder: str | Path):
@@ -39,8 +42,8 @@ class EncoderHeadModel(PythonModel):
 
         texts = (model_input.iloc[:, 0].tolist() if hasattr(model_input, "iloc")
                  else list(model_input))
-        emb = self.body.encode(texts, convert_to_numpy=True, normalize_embeddings=True,
-                               show_progress_bar=False)
+        emb = self.body.encode(texts, batch_size=ENCODE_BATCH_SIZE, convert_to_numpy=True,
+                               normalize_embeddings=True, show_progress_bar=False)
         proba = self.head.predict_proba(emb)
         best = proba.argmax(axis=1)
         return pd.DataFrame({"label": [self.labels[int(self.head.classes_[i])] for i in best],

@@ -44,20 +44,33 @@ def go_offline() -> None:
     huggingface_hub.constants.HF_HUB_OFFLINE = True
 
 
-def batches(tokenizer, texts: Sequence[str], batch_size: int,
-            max_length: int) -> Iterator[tuple[np.ndarray, dict]]:
+def batches(tokenizer, texts: Sequence[str], max_length: int, max_tokens: int = 1024,
+            max_batch: int = 128) -> Iterator[tuple[np.ndarray, dict]]:
     """(indices, encoded batch) in length order, padded per batch only (dynamic padding).
 
-    Every text is tokenised once; the lengths that order the batches come from that pass.
+    Every text is tokenised once; the lengths that order the batches come from that pass. A
+    batch holds at most ``max_tokens`` tokens with its padding (and ``max_batch`` texts): a
+    fixed number of texts per batch is either too few short sentences to keep the matrix
+    multiplies busy or so many long blocks that their activations fall out of the CPU's cache
+    (bench/results/perf.md measures the budget).
     """
+    if max_tokens < max_length:
+        raise ValueError(f"max_tokens={max_tokens} is below max_length={max_length}: "
+                         "a text of full length would fit in no batch")
     encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
     features = [{k: encoded[k][i] for k in encoded} for i in range(len(texts))]
-    order = np.argsort([len(f["input_ids"]) for f in features], kind="stable")
-    for start in range(0, len(order), batch_size):
-        idx = order[start:start + batch_size]
-        enc = tokenizer.pad([features[i] for i in idx], padding=True, return_tensors="pt")
-        yield idx, enc
-
+    lengths = [len(f["input_ids"]) for f in features]
+    order = np.argsort(lengths, kind="stable")
+    start = 0
+    while start < len(order):
+        # Sorted ascending, so the batch's last text sets its padded length.
+        stop = start + 1
+        while (stop < len(order) and stop - start < max_batch
+               and (stop - start + 1) * lengths[order[stop]] <= max_tokens):
+            stop += 1
+        idx = order[start:stop]
+        yield idx, tokenizer.pad([features[i] for i in idx], padding=True, return_tensors="pt")
+        start = stop
 
 
 def freeze(model, embeddings: bool, layers: int) -> None:

@@ -137,7 +137,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         out = np.zeros((len(texts), self.model_.config.num_labels), dtype=np.float32)
         self.model_.eval()
         with torch.inference_mode():
-            for idx, enc in batches(self.tokenizer_, texts, 64, self.max_length):
+            for idx, enc in batches(self.tokenizer_, texts, self.max_length):
                 out[idx] = self.model_(**enc).logits.float().numpy()
         return out
 

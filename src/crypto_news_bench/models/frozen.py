@@ -13,9 +13,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
+from ..encoder_head_pyfunc import ENCODE_BATCH_SIZE, HEAD_FILE
 from .encoder import DEFAULT_MODEL, resolve_model
-
-HEAD_FILE = "head.skops"
 
 
 def load_body(name_or_path: str, max_length: int):
@@ -69,7 +68,7 @@ FROZEN_EMBEDDINGS = _FrozenEmbeddings()
 class EncoderHeadClassifier(ClassifierMixin, BaseEstimator):
     """Shared by both methods: encode, then the head's probabilities."""
 
-    batch_size: int = 64
+    batch_size: int = ENCODE_BATCH_SIZE
 
     def transform(self, X: Sequence[str]) -> np.ndarray:
         # encode() sorts by length and pads per batch itself.
@@ -93,7 +92,7 @@ class EncoderHeadClassifier(ClassifierMixin, BaseEstimator):
 
 class FrozenEncoderClassifier(EncoderHeadClassifier):
     def __init__(self, model_name_or_path: str = DEFAULT_MODEL, C: float = 1.0,
-                 batch_size: int = 64, max_length: int = 256, seed: int = 0):
+                 batch_size: int = ENCODE_BATCH_SIZE, max_length: int = 256, seed: int = 0):
         self.model_name_or_path = model_name_or_path
         self.C = C
         self.batch_size = batch_size
