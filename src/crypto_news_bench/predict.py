@@ -47,7 +47,7 @@ class TransformersPredictor(Predictor):
     """Length-sorted batches of at most ``max_tokens`` tokens with their padding, tokenised
     once, under ``torch.inference_mode``.
 
-    ``precision="bfloat16"`` runs a bfloat16 copy of the model: about 1.8x faster on a CPU with
+    ``precision="bfloat16"`` runs a bfloat16 copy of the model: about 1.7x faster on a CPU with
     native bf16 (avx512_bf16, AMX), slower on one without. It can flip a label whose top two
     scores nearly tie, so float32, the arithmetic the benchmark scored, is the default;
     bench/results/perf.md reports how many labels bfloat16 changes.
