@@ -44,7 +44,7 @@ def go_offline() -> None:
     huggingface_hub.constants.HF_HUB_OFFLINE = True
 
 
-def batches(tokenizer, texts: Sequence[str], max_length: int, max_tokens: int = 1024,
+def batches(tokenizer, texts: Sequence[str], max_length: int, max_tokens: int = 512,
             max_batch: int = 128) -> Iterator[tuple[np.ndarray, dict]]:
     """(indices, encoded batch) in length order, padded per batch only (dynamic padding).
 
