@@ -32,6 +32,12 @@ class SetFitClassifier(EncoderHeadClassifier):
         from setfit import logging as setfit_logging
         from transformers import PrinterCallback, TrainerCallback
 
+        classes = np.unique(np.asarray(y, dtype=int))
+        if len(classes) < 2:
+            # setfit itself fails deep in its pair sampler with an IndexError.
+            raise ValueError(f"SetFit needs at least two classes in its training data to form "
+                             f"negative pairs; got only class {classes.tolist()} "
+                             f"({len(list(X))} texts)")
         history: list[dict] = []
 
         class LossRecorder(TrainerCallback):
@@ -48,6 +54,11 @@ class SetFitClassifier(EncoderHeadClassifier):
             head_params={"C": self.C, "class_weight": "balanced", "max_iter": 2000,
                          "random_state": self.seed},
         )
+        # setfit's own max_length reaches only the classifier phase; the contrastive phase and
+        # encode() read the body's limit (256 for MiniLM), so it is set here, for training
+        # and for the published model alike.
+        body = model.model_body
+        body.max_seq_length = min(self.max_length, body.tokenizer.model_max_length)
         # The first module of a sentence-transformers body wraps the transformers model.
         freeze(model.model_body[0].auto_model, embeddings=self.freeze_layers > 0,
                layers=self.freeze_layers)
