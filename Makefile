@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 bench: $(STAMP)
-	$(BIN)/cnbench bench
+	$(BIN)/cnbench bench --jobs 2
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -511,6 +511,44 @@ def test_leaderboard_aggregates_seeds_latest_run_per_seed(mlflow_store):
     assert all(r.n_seeds == 1 and r.macro_f1_sd == 0 for r in rows)
 
 
+# -- --jobs: cells in parallel worker processes ----------------------------------------------
+
+
+def test_parallel_bench_matches_the_sequential_one(bench, tmp_path, monkeypatch):
+    """Two workers run each cell once, score what one process scored, and leave the champion
+    alias where the sequential bench left it (moved once, at the end)."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    summary = harness.run_bench(bench.grid, copy_data(tmp_path / "data"), results_dir=None,
+                                progress=False, tracking_uri=uri, jobs=2)
+    assert sorted(summary.ran) == STANCE_KEYS
+    runs = {cell_key(r): r for r in parent_runs(uri)}
+    assert sorted(runs) == STANCE_KEYS  # once each
+    for key, run in runs.items():
+        assert run.info.status == "FINISHED"
+        assert run.data.metrics["macro_f1"] == bench.first[key].data.metrics["macro_f1"], key
+    best = max(runs.values(), key=lambda r: r.data.metrics["macro_f1"])
+    champion = MlflowClient(uri).get_model_version_by_alias(
+        f"stance-{best.data.tags['cnbench.config']}", tracking.CHAMPION)
+    assert champion.run_id == best.info.run_id
+    # And a second parallel bench finds every cell finished.
+    again = harness.run_bench(bench.grid, tmp_path / "data", results_dir=None, progress=False,
+                              tracking_uri=uri, jobs=2)
+    assert (again.ran, sorted(again.skipped)) == ([], STANCE_KEYS)
+
+
+def test_jobs_below_one_are_refused(bench, capsys):
+    with pytest.raises(ValueError, match="jobs=0: expected 1 or more"):
+        harness.run_bench(bench.grid, bench.data_dir, results_dir=None, jobs=0)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["bench", "--jobs", "0"])
+    assert exc.value.code == 2
+    assert "argument --jobs: expected a whole number of 1 or more, got '0'" in \
+        capsys.readouterr().err
+
+
 # -- compare --vs ---------------------------------------------------------------------------
 
 

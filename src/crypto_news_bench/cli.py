@@ -85,7 +85,7 @@ def _bench(args: argparse.Namespace) -> None:
 
     shard = parse_shard(args.shard) if args.shard else None
     summary = run_bench(args.grid, args.data_dir, force=args.force, shard=shard,
-                        results_dir=args.results, readme=args.readme)
+                        results_dir=args.results, readme=args.readme, jobs=args.jobs)
     print(dataset.stats_markdown(dataset.gold_examples(args.data_dir)))
     boards = summary.boards or leaderboard.collect()
     print(leaderboard.render(boards, "md"), end="")
@@ -125,6 +125,12 @@ def _predict(args: argparse.Namespace) -> None:
     raw, predictions = predict_article(args.article, predictors)
     jsonl, page = write_outputs(args.article, raw, predictions, args.out)
     print(f"{len(predictions)} predictions: {jsonl}\npage: {page}")
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of 1 or more, got {text!r}")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -167,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", default="bench/results", help="report folder (%(default)s)")
     p.add_argument("--readme", default="README.md",
                    help="README whose results section is refreshed (%(default)s)")
+    p.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
+                   help="cells run at once, each in its own process with cores/N threads "
+                        "(default: %(default)s; make bench uses 2)")
     p.set_defaults(func=_bench)
 
     p = sub.add_parser("publish", help="export a run's final model as a standalone folder")

@@ -8,9 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import dataset, grid, report, tracking
+from .models import MODELS
 from .train import train
 
 RESULTS_DIR = Path("bench/results")
+# Relative cost of a cell by model flavour, for ordering parallel work (others: 0).
+COST = {"transformers": 2, "encoder_head": 1}
 
 
 @dataclass
@@ -27,7 +30,16 @@ def run_bench(grid_path: Path | str = grid.CONFIG_DIR / grid.GRID_FILE,
               shard: tuple[int, int] | None = None,
               results_dir: Path | str | None = RESULTS_DIR, progress: bool = True,
               tracking_uri: str | None = None,
-              readme: Path | str | None = None) -> BenchSummary:
+              readme: Path | str | None = None, jobs: int = 1) -> BenchSummary:
+    """Run every unfinished cell of the grid, ``jobs`` at a time, and write the report.
+
+    With ``jobs > 1`` each cell runs in a worker process with ``cores // jobs`` torch threads.
+    On two cores two one-thread workers finish the grid sooner than one two-thread process
+    (small matrices keep a second thread half idle; bench/results/perf.md). Thread counts
+    change float rounding, so scores may differ from ``jobs=1`` in the last digits.
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs={jobs}: expected 1 or more")
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
@@ -43,17 +55,17 @@ def run_bench(grid_path: Path | str = grid.CONFIG_DIR / grid.GRID_FILE,
     if skipped:
         print(f"skipping {len(skipped)} finished cell(s) (same config, data and version); "
               "--force reruns them", flush=True)
-    bar = tqdm(todo, desc="grid", unit="cell", disable=not progress, position=0)
-    for cell in bar:
-        bar.set_postfix_str(cell.key)
-        cell_start = time.perf_counter()
-        result = train(cell.config, cell.task, data_dir, tracking_uri=tracking_uri,
-                       final_model=cell.final_model)
-        ev = result.evaluation
+    bar = tqdm(total=len(todo), desc="grid", unit="cell", disable=not progress, position=0)
+    for cell, (f1, (low, high), cell_seconds) in _run_cells(todo, data_dir, tracking_uri, jobs,
+                                                            bar):
         # Seconds include the final fit and model logging: where the grid's time goes.
-        bar.write(f"{cell.key:<40} macro-F1 {ev.metrics['macro_f1']:.3f} "
-                  f"[{ev.ci[0]:.3f}, {ev.ci[1]:.3f}]  {time.perf_counter() - cell_start:5.1f} s")
+        bar.write(f"{cell.key:<40} macro-F1 {f1:.3f} [{low:.3f}, {high:.3f}]  "
+                  f"{cell_seconds:5.1f} s")
+        bar.update(1)
     bar.close()
+    if jobs > 1:
+        for task in dict.fromkeys(c.task for c in todo if c.final_model):
+            tracking.update_champion(task)
     seconds = time.perf_counter() - start
     boards = {}
     if results_dir is not None:
@@ -61,3 +73,58 @@ def run_bench(grid_path: Path | str = grid.CONFIG_DIR / grid.GRID_FILE,
         if readme is not None and Path(readme).exists():
             report.update_readme(readme, results_dir)
     return BenchSummary([c.key for c in todo], skipped, seconds, boards)
+
+
+def _run_cells(cells: list, data_dir, tracking_uri: str | None, jobs: int, bar):
+    """(cell, (macro-F1, interval, seconds)) for each cell as it finishes: in this process, or
+    in ``jobs`` worker processes taking the next cell as they free up."""
+    if jobs == 1:
+        for cell in cells:
+            bar.set_postfix_str(cell.key)
+            yield cell, _run_cell(cell, data_dir, tracking_uri, champion=True)
+        return
+    import multiprocessing
+    import os
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    # Experiments are created here, once: two workers creating one would collide.
+    for task in dict.fromkeys(c.task for c in cells):
+        tracking.experiment_id(task)
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_init, initargs=(threads,))
+    try:
+        # Costliest first (fine-tuning, then encoder + head, first seeds with their final fit
+        # before the others): the cheap cells fill the gaps at the end instead of one long
+        # cell running alone on one thread while the other core idles.
+        ordered = sorted(cells, key=lambda c: (-COST.get(MODELS[c.config.model].flavour, 0),
+                                               not c.final_model))
+        pending = {pool.submit(_run_cell, cell, data_dir, tracking_uri): cell
+                   for cell in ordered}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield pending.pop(future), future.result()
+    finally:
+        # On an error or Ctrl-C: no new cells; finished ones are in the store for a resume.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_init(threads: int) -> None:
+    import os
+
+    import torch
+
+    torch.set_num_threads(threads)
+    # Training-step bars from several workers would interleave; the grid bar is the parent's.
+    os.environ["TQDM_DISABLE"] = "1"
+
+
+def _run_cell(cell, data_dir, tracking_uri: str | None,
+              champion: bool = False) -> tuple[float, tuple[float, float], float]:
+    """(macro-F1, its interval, seconds): all a worker sends back; the rest is in MLflow."""
+    start = time.perf_counter()
+    ev = train(cell.config, cell.task, data_dir, tracking_uri=tracking_uri,
+               final_model=cell.final_model, champion=champion).evaluation
+    ci = (float(ev.ci[0]), float(ev.ci[1]))
+    return float(ev.metrics["macro_f1"]), ci, time.perf_counter() - start

@@ -25,12 +25,14 @@ class TrainResult:
 
 def train(config: ExperimentConfig, task: str, data_dir: Path | str = ds.DATA_DIR,
           track: bool = True, extra_tags: dict[str, str] | None = None,
-          tracking_uri: str | None = None, final_model: bool = True) -> TrainResult:
+          tracking_uri: str | None = None, final_model: bool = True,
+          champion: bool = True) -> TrainResult:
     """Run the protocol for (config, task), fit the final model, and log it all to MLflow.
 
     ``tracking_uri`` defaults to ``MLFLOW_TRACKING_URI``, else the embedded store.
     ``final_model=False`` scores only (the bench's extra seeds: they measure the spread, and
-    the published model is the first seed's).
+    the published model is the first seed's). ``champion=False`` leaves the ``champion``
+    alias alone: parallel bench workers would race on it, so the bench moves it once at the end.
     """
     data = ds.load(task, data_dir)
     columns = (data["text"], data["label"], data["doc_id"], data["id"])
@@ -47,6 +49,6 @@ def train(config: ExperimentConfig, task: str, data_dir: Path | str = ds.DATA_DI
         tracking.log_evaluation(evaluation)
         if final_model:
             tracking.log_final_model(evaluation, MODELS[config.model].flavour)
-    if final_model:
+    if final_model and champion:
         tracking.update_champion(task)
     return TrainResult(run.info.run_id, evaluation)
