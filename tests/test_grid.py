@@ -539,6 +539,28 @@ def test_parallel_bench_matches_the_sequential_one(bench, tmp_path, monkeypatch)
     assert (again.ran, sorted(again.skipped)) == ([], STANCE_KEYS)
 
 
+def test_parallel_bench_that_fails_still_crowns_what_finished(tmp_path, monkeypatch):
+    """A cell failing in a worker stops the bench with its error; the cells that finished
+    are in the store and the champion alias is set from them (workers never set it)."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    # Submitted last (all three are equally cheap), so both others have started by then.
+    grid = write_grid(tmp_path / "configs",
+                      {"configs": ["majority", "vader", "tfidf_word_lr"], "tasks": ["stance"]},
+                      overrides={"tfidf_word_lr": {"params": {"C": -1.0}}})
+    with pytest.raises(ValueError, match="'C' parameter of LogisticRegression must be"):
+        harness.run_bench(grid, copy_data(tmp_path / "data"), results_dir=None,
+                          progress=False, tracking_uri=uri, jobs=2)
+    runs = {cell_key(r): r for r in parent_runs(uri)}
+    assert runs["stance/majority/seed0"].info.status == "FINISHED"
+    assert runs["stance/vader/seed0"].info.status == "FINISHED"
+    assert runs["stance/tfidf_word_lr/seed0"].info.status == "FAILED"
+    champion = MlflowClient(uri).get_model_version_by_alias("stance-vader", tracking.CHAMPION)
+    assert champion.run_id == runs["stance/vader/seed0"].info.run_id
+
+
 def test_jobs_below_one_are_refused(bench, capsys):
     with pytest.raises(ValueError, match="jobs=0: expected 1 or more"):
         harness.run_bench(bench.grid, bench.data_dir, results_dir=None, jobs=0)

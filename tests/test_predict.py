@@ -366,3 +366,14 @@ def test_cli_predict_refuses_an_unknown_precision(article, tmp_path, capsys):
         cli.main(["predict", str(article), "--precision", "float16"])
     assert exc.value.code == 2
     assert "argument --precision: invalid choice: 'float16'" in capsys.readouterr().err
+
+
+def test_predictor_token_budget_never_below_one_full_text(model_dirs):
+    from crypto_news_bench.predict import TransformersPredictor
+
+    folder = model_dirs["stance"]
+    tight = TransformersPredictor.from_folder(folder, max_length=64, max_tokens=16)
+    assert tight.max_tokens == 64  # raised to one text of full length, not refused
+    texts = ["Binance said users are safe.", "The SEC disagreed. " * 20]
+    roomy = TransformersPredictor.from_folder(folder, max_length=64)
+    assert tight.probabilities(texts) == pytest.approx(roomy.probabilities(texts), abs=1e-5)

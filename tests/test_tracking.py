@@ -399,3 +399,28 @@ def test_champion_uri_without_a_champion_is_a_clear_error(tmp_path, monkeypatch)
     with pytest.raises(tracking.TrackingError,
                        match="no registered claim_type model has the 'champion' alias yet"):
         tracking.champion_uri("claim_type")
+
+
+def test_log_input_retries_once_after_a_collision(monkeypatch):
+    """Two writers inserting one dataset: the loser's retry links the run to the winner's."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    calls = []
+
+    def collide_once(data_input, context):
+        calls.append(context)
+        if len(calls) == 1:
+            raise MlflowException("UNIQUE constraint failed: datasets.experiment_id")
+
+    monkeypatch.setattr(mlflow, "log_input", collide_once)
+    monkeypatch.setattr(tracking.time, "sleep", lambda s: None)
+    tracking._log_input(object())
+    assert calls == ["evaluation", "evaluation"]
+
+    def always(data_input, context):
+        raise MlflowException("store is read-only")
+
+    monkeypatch.setattr(mlflow, "log_input", always)
+    with pytest.raises(MlflowException, match="store is read-only"):
+        tracking._log_input(object())

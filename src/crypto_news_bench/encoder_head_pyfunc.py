@@ -33,6 +33,13 @@ def load_encoder_head(folder: str | Path):
     return body, head, labels
 
 
+def head_probabilities(body, head, texts: list[str]):
+    """The head's class probabilities (columns in ``head.classes_`` order) for ``texts``."""
+    emb = body.encode(texts, batch_size=ENCODE_BATCH_SIZE, convert_to_numpy=True,
+                      normalize_embeddings=True, show_progress_bar=False)
+    return head.predict_proba(emb)
+
+
 class EncoderHeadModel(PythonModel):
     def load_context(self, context) -> None:
         self.body, self.head, self.labels = load_encoder_head(context.artifacts["model_dir"])
@@ -42,9 +49,7 @@ class EncoderHeadModel(PythonModel):
 
         texts = (model_input.iloc[:, 0].tolist() if hasattr(model_input, "iloc")
                  else list(model_input))
-        emb = self.body.encode(texts, batch_size=ENCODE_BATCH_SIZE, convert_to_numpy=True,
-                               normalize_embeddings=True, show_progress_bar=False)
-        proba = self.head.predict_proba(emb)
+        proba = head_probabilities(self.body, self.head, texts)
         best = proba.argmax(axis=1)
         return pd.DataFrame({"label": [self.labels[int(self.head.classes_[i])] for i in best],
                              "score": proba.max(axis=1)})

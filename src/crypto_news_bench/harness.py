@@ -63,9 +63,6 @@ def run_bench(grid_path: Path | str = grid.CONFIG_DIR / grid.GRID_FILE,
                   f"{cell_seconds:5.1f} s")
         bar.update(1)
     bar.close()
-    if jobs > 1:
-        for task in dict.fromkeys(c.task for c in todo if c.final_model):
-            tracking.update_champion(task)
     seconds = time.perf_counter() - start
     boards = {}
     if results_dir is not None:
@@ -108,6 +105,10 @@ def _run_cells(cells: list, data_dir, tracking_uri: str | None, jobs: int, bar):
     finally:
         # On an error or Ctrl-C: no new cells; finished ones are in the store for a resume.
         pool.shutdown(wait=True, cancel_futures=True)
+        # Workers leave the champion alias alone (they would race on it); it moves here, also
+        # after an error, so the models that did finish are not left without one.
+        for task in dict.fromkeys(c.task for c in cells if c.final_model):
+            tracking.update_champion(task)
 
 
 def _worker_init(threads: int) -> None:

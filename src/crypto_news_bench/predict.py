@@ -110,11 +110,9 @@ class EncoderHeadPredictor(Predictor):
         self.precision = precision
 
     def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
-        from .encoder_head_pyfunc import ENCODE_BATCH_SIZE
+        from .encoder_head_pyfunc import head_probabilities
 
-        emb = self.body.encode(list(texts), batch_size=ENCODE_BATCH_SIZE, convert_to_numpy=True,
-                               normalize_embeddings=True, show_progress_bar=False)
-        p = self.head.predict_proba(emb)
+        p = head_probabilities(self.body, self.head, list(texts))
         return [(self.labels[int(self.head.classes_[i])], float(p[n, i]))
                 for n, i in enumerate(p.argmax(axis=1))]
 

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import asdict
@@ -135,7 +136,7 @@ def parent_run(config, task: str, dataset, dataset_hash: str, dataset_source: st
             data_input = mlflow.data.from_pandas(
                 dataset.to_pandas(), source=dataset_source, targets="label",
                 name=f"{EXPERIMENT_PREFIX}-{task}", digest=dataset_hash)
-            mlflow.log_input(data_input, context="evaluation")
+            _log_input(data_input)
         yield run
     except KeyboardInterrupt:
         mlflow.end_run(status="KILLED")
@@ -145,6 +146,23 @@ def parent_run(config, task: str, dataset, dataset_hash: str, dataset_source: st
         raise
     else:
         mlflow.end_run(status="FINISHED")
+
+
+def _log_input(data_input) -> None:
+    """``mlflow.log_input``, once more if it collides with another writer.
+
+    Two processes logging the same dataset to one experiment at once (``bench --jobs``,
+    shards on one server) both find it missing and both insert it; the second insert fails
+    on the store's unique key. By the retry the dataset exists, and the run is linked to it.
+    """
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        mlflow.log_input(data_input, context="evaluation")
+    except MlflowException:
+        time.sleep(0.5)
+        mlflow.log_input(data_input, context="evaluation")
 
 
 def log_fold(fold: FoldResult, task: str) -> str:

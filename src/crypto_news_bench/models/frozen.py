@@ -17,12 +17,17 @@ from ..encoder_head_pyfunc import ENCODE_BATCH_SIZE, HEAD_FILE
 from .encoder import DEFAULT_MODEL, resolve_model
 
 
+def cap_length(body, max_length: int) -> None:
+    """Truncate a sentence-transformers body at ``max_length`` tokens, never past what the
+    encoder has positions for (a small local model may have 128)."""
+    body.max_seq_length = min(max_length, body.tokenizer.model_max_length)
+
+
 def load_body(name_or_path: str, max_length: int):
     from sentence_transformers import SentenceTransformer
 
     body = SentenceTransformer(resolve_model(name_or_path), device="cpu")
-    # Never past what the encoder has positions for (a small local model may have 128).
-    body.max_seq_length = min(max_length, body.tokenizer.model_max_length)
+    cap_length(body, max_length)
     return body
 
 
@@ -67,8 +72,6 @@ FROZEN_EMBEDDINGS = _FrozenEmbeddings()
 
 class EncoderHeadClassifier(ClassifierMixin, BaseEstimator):
     """Shared by both methods: encode, then the head's probabilities."""
-
-    batch_size: int = ENCODE_BATCH_SIZE
 
     def transform(self, X: Sequence[str]) -> np.ndarray:
         # encode() sorts by length and pads per batch itself.

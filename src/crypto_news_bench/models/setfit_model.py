@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .encoder import DEFAULT_MODEL, freeze, resolve_model
-from .frozen import EncoderHeadClassifier
+from .frozen import EncoderHeadClassifier, cap_length
 
 
 class SetFitClassifier(EncoderHeadClassifier):
@@ -32,12 +32,13 @@ class SetFitClassifier(EncoderHeadClassifier):
         from setfit import logging as setfit_logging
         from transformers import PrinterCallback, TrainerCallback
 
-        classes = np.unique(np.asarray(y, dtype=int))
+        X, y = list(X), np.asarray(y, dtype=int)
+        classes = np.unique(y)
         if len(classes) < 2:
             # setfit itself fails deep in its pair sampler with an IndexError.
             raise ValueError(f"SetFit needs at least two classes in its training data to form "
                              f"negative pairs; got only class {classes.tolist()} "
-                             f"({len(list(X))} texts)")
+                             f"({len(X)} texts)")
         history: list[dict] = []
 
         class LossRecorder(TrainerCallback):
@@ -57,12 +58,11 @@ class SetFitClassifier(EncoderHeadClassifier):
         # setfit's own max_length reaches only the classifier phase; the contrastive phase and
         # encode() read the body's limit (256 for MiniLM), so it is set here, for training
         # and for the published model alike.
-        body = model.model_body
-        body.max_seq_length = min(self.max_length, body.tokenizer.model_max_length)
+        cap_length(model.model_body, self.max_length)
         # The first module of a sentence-transformers body wraps the transformers model.
         freeze(model.model_body[0].auto_model, embeddings=self.freeze_layers > 0,
                layers=self.freeze_layers)
-        data = Dataset.from_dict({"text": list(X), "label": np.asarray(y, dtype=int).tolist()})
+        data = Dataset.from_dict({"text": X, "label": y.tolist()})
         with tempfile.TemporaryDirectory() as out:
             args = TrainingArguments(
                 output_dir=out, batch_size=self.batch_size, num_epochs=self.epochs,
