@@ -17,7 +17,10 @@ $(STAMP): pyproject.toml constraints.txt
 bench: $(STAMP)
 	$(BIN)/cnbench bench --jobs 2
 
+# The corpus check (hashes, labels, leakage of real text into the synthetic corpus,
+# near-duplicates) runs first: a test suite that passes on leaked data proves nothing.
 test: $(STAMP)
+	$(BIN)/cnbench data check
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)

@@ -35,7 +35,7 @@ from crypto_news_bench import dataset, harness
 from crypto_news_bench.config import load_config
 from crypto_news_bench.models import MODELS
 from crypto_news_bench.models.encoder import resolve_model
-from crypto_news_bench.protocol import evaluate
+from crypto_news_bench.protocol import Units, evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -173,8 +173,8 @@ def inference_throughput(texts: list[str], folders: dict[str, str], repeats: int
 
 def budget_check(task: str = "stance", seeds: tuple[int, ...] = (0, 1, 2)) -> list[dict]:
     """Default training budget against twice as long, scored by the protocol (no final fit)."""
-    data = dataset.load(task)
-    cols = (data["text"], data["label"], data["doc_id"], data["id"])
+    real, synthetic = (Units.of(d["text"], d["label"], d["doc_id"], d["id"])
+                       for d in (dataset.load(task, split=s) for s in dataset.SPLITS))
     rows = []
     for name, longer in (("finetune", {"epochs": 2}), ("setfit", {"num_iterations": 2})):
         base = load_config(ROOT / "configs" / f"{name}.yaml")
@@ -185,7 +185,8 @@ def budget_check(task: str = "stance", seeds: tuple[int, ...] = (0, 1, 2)) -> li
             scores = []
             for seed in seeds:
                 cfg = dataclasses.replace(base, params=params, seed=seed)
-                scores.append(evaluate(cfg, task, *cols, fit_final=False).metrics["macro_f1"])
+                scores.append(evaluate(cfg, task, real, synthetic,
+                                       fit_final=False).metrics["macro_f1"])
             rows.append({"method": name, "budget": label, "params": params,
                          "mean": statistics.fmean(scores), "sd": statistics.stdev(scores),
                          "scores": scores})

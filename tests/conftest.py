@@ -35,6 +35,24 @@ TINY_DOCS = {
 }
 TINY_BOILERPLATE = {"a01:L1", "b02:L1", "b02:L3"}  # every other block is content
 
+# Two short made-up synthetic pages for data/synthetic/ (training data only).
+TINY_SYNTHETIC = {
+    "s01": (
+        "Coin Wire | Policy\n"
+        "Watchdog fines exchange over missing licence\n"
+        "The watchdog fined the exchange 2 million euros on Tuesday. Its spokesperson said the "
+        "firm will appeal.\n"
+        "Sign up for our morning briefing\n"
+    ),
+    "s02": (
+        "Market Pulse\n"
+        "Exchange volumes climb for a third week\n"
+        "Analysts expect the rally to fade by summer.\n"
+        "Tags: markets, volumes\n"
+    ),
+}
+TINY_SYNTHETIC_BOILERPLATE = {"s01:L1", "s01:L4", "s02:L1", "s02:L4"}
+
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
@@ -45,25 +63,31 @@ def write_jsonl(path: Path, records: list[dict]) -> None:
                     encoding="utf-8")
 
 
-def build_tiny_data(root: Path) -> Path:
-    """``root/raw`` and ``root/annotations`` for TINY_DOCS, every hash and label correct."""
+def build_tiny_data(root: Path, docs: dict[str, str] | None = None,
+                    boilerplate: set[str] | None = None, synthetic: bool = False) -> Path:
+    """``root/raw`` and ``root/annotations`` for TINY_DOCS (or ``docs``), every hash and label
+    correct; ``synthetic`` writes the metadata of synthetic pages."""
+    docs = TINY_DOCS if docs is None else docs
+    boilerplate = TINY_BOILERPLATE if boilerplate is None else boilerplate
     raw, ann = root / "raw", root / "annotations"
     raw.mkdir(parents=True)
     ann.mkdir()
     meta = []
-    for doc_id, text in TINY_DOCS.items():
+    for doc_id, text in docs.items():
         data = text.encode("utf-8")
         (raw / f"{doc_id}.txt").write_bytes(data)
         meta.append({"id": doc_id, "file": f"{doc_id}.txt", "publisher": f"Publisher {doc_id}",
                      "title": f"Title {doc_id}", "url": f"https://example.com/{doc_id}",
                      "published": "2023-01-01", "sha256": hashlib.sha256(data).hexdigest()})
+        if synthetic:
+            meta[-1].update(synthetic=True, outlet_type="crypto_news", template="tiny/article")
     write_jsonl(raw / "documents.jsonl", meta)
 
     # Labels computed from the real segmentation, so they stay right if it changes.
     bp, content = [], []
-    for doc_id, text in TINY_DOCS.items():
+    for doc_id, text in docs.items():
         for b in blocks(doc_id, text):
-            label = "boilerplate" if b.id in TINY_BOILERPLATE else "content"
+            label = "boilerplate" if b.id in boilerplate else "content"
             bp.append({"id": b.id, "text_sha256": text_hash(b.text), "label": label})
             if label == "content":
                 content.append(b)
@@ -78,10 +102,23 @@ def build_tiny_data(root: Path) -> Path:
     return root
 
 
+def add_tiny_synthetic(data_dir: Path) -> Path:
+    """``data_dir/synthetic`` with TINY_SYNTHETIC, labelled like ``build_tiny_data``."""
+    build_tiny_data(data_dir / "synthetic", TINY_SYNTHETIC, TINY_SYNTHETIC_BOILERPLATE,
+                    synthetic=True)
+    return data_dir
+
+
 @pytest.fixture
 def tiny_data_dir(tmp_path: Path) -> Path:
     """A small valid data folder (raw/ + annotations/) in tmp_path; see TINY_DOCS."""
     return build_tiny_data(tmp_path / "data")
+
+
+@pytest.fixture
+def tiny_synthetic_data_dir(tiny_data_dir: Path) -> Path:
+    """``tiny_data_dir`` with a synthetic corpus of two pages (see TINY_SYNTHETIC)."""
+    return add_tiny_synthetic(tiny_data_dir)
 
 
 @pytest.fixture
@@ -161,8 +198,9 @@ def tiny_config(model: str, tiny_bert: Path, name: str | None = None, **params):
     defaults = {"finetune": {"epochs": 1, "batch_size": 8},
                 "frozen_encoder": {},
                 "setfit": {"num_iterations": 1, "epochs": 1, "batch_size": 16}}[model]
+    # The real pages and a sample of the synthetic corpus: enough to exercise both, quick.
     return validate(name or f"tiny-{model}", {
-        "model": model,
+        "model": model, "train_cap": 160,
         "params": {"model_name_or_path": str(tiny_bert), **defaults, **params},
     })
 

@@ -104,7 +104,7 @@ def test_unknown_top_level_key_lists_valid_keys(cfg_dir):
         load_config(path)
     assert str(exc.value) == (
         f"{path}: unknown key(s) learning_rate; valid keys: bootstrap_resamples, confidence, "
-        "description, model, params, seed, tasks")
+        "description, extends, model, params, seed, tasks, train_cap, train_on")
 
 
 def test_unknown_key_in_defaults_lists_default_keys(tmp_path):
@@ -220,3 +220,61 @@ def test_tasks_to_run_errors():
         tasks_to_run(vader, "boilerplate")
     assert str(exc.value) == ("model 'vader' does not support task 'boilerplate'; it supports: "
                               "stance")
+
+
+# -- train_on, train_cap and extends --------------------------------------------------------
+
+
+def test_train_on_defaults_to_real_plus_synthetic(cfg_dir):
+    config = load_config(write(cfg_dir, "m.yaml", "model: majority\n"))
+    assert (config.train_on, config.train_cap) == ("real+synthetic", None)
+    assert config.flat()["train_on"] == "real+synthetic"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("train_on: fake\n", "train_on must be one of real, synthetic, real+synthetic; got 'fake'"),
+    ("train_cap: 0\n", "train_cap must be a whole number of 1 or more, or null; got 0"),
+    ("train_cap: true\n", "train_cap must be a whole number of 1 or more, or null; got True"),
+    ("train_cap: 2.5\n", "train_cap must be a whole number of 1 or more, or null; got 2.5"),
+])
+def test_bad_train_on_and_cap(cfg_dir, text, message):
+    path = write(cfg_dir, "m.yaml", "model: majority\n" + text)
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    assert str(exc.value) == f"{path}: {message}"
+
+
+def test_extends_takes_the_parent_and_merges_params(cfg_dir):
+    write(cfg_dir, "base.yaml", "description: base one\nmodel: tfidf_word_lr\n"
+                                "params: {C: 2.0, ngram_max: 3}\ntrain_cap: 50\n")
+    child = load_config(write(cfg_dir, "child.yaml",
+                              "extends: base\ntrain_on: real\nparams: {C: 0.5}\n"))
+    assert child.name == "child" and child.model == "tfidf_word_lr"
+    assert child.params == {"C": 0.5, "ngram_max": 3}
+    assert (child.train_on, child.train_cap) == ("real", 50)
+    # The parent's own description is not the variant's.
+    assert child.description != "base one"
+    assert child.digest() != load_config(cfg_dir / "base.yaml").digest()
+
+
+def test_the_shipped_twins_differ_from_their_models_only_in_train_on():
+    for twin, model in (("tfidf_word_lr_real", "tfidf_word_lr"),
+                        ("frozen_encoder_real", "frozen_encoder")):
+        a, b = load_config(CONFIG_DIR / f"{twin}.yaml"), load_config(CONFIG_DIR / f"{model}.yaml")
+        assert (a.model, a.params, a.tasks) == (b.model, b.params, b.tasks)
+        assert (a.train_on, b.train_on) == ("real", "real+synthetic")
+
+
+@pytest.mark.parametrize("files, message", [
+    ({"a.yaml": "extends: a\n"}, "extends 'a' makes a cycle"),
+    ({"a.yaml": "extends: b\n", "b.yaml": "extends: a\nmodel: majority\n"},
+     "extends 'a' makes a cycle"),
+    ({"a.yaml": "extends: nowhere\n"}, "extends 'nowhere', but "),
+    ({"a.yaml": "extends: bench\n", "bench.yaml": "configs: []\n"}, "extends 'bench', but "),
+    ({"a.yaml": "extends: [x]\n"}, "extends must name a config in "),
+])
+def test_bad_extends(cfg_dir, files, message):
+    for name, text in files.items():
+        write(cfg_dir, name, text)
+    with pytest.raises(ConfigError, match=message.replace("[", "\\[")):
+        load_config(cfg_dir / "a.yaml")

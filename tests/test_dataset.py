@@ -113,10 +113,13 @@ def test_label_counts_has_every_label_and_an_all_row(tiny_data_dir):
 # --- the build --------------------------------------------------------------------------
 
 
+BUILT_FILES = ["README.md"] + [f"{t}/{s}.parquet" for t in sorted(TASK_NAMES)
+                               for s in ("real", "synthetic")]
+
+
 def test_build_twice_is_byte_identical(real_build, tmp_path):
     first = files_under(real_build)
-    assert sorted(first) == ["README.md", "boilerplate/train.parquet",
-                             "claim_type/train.parquet", "stance/train.parquet"]
+    assert sorted(first) == BUILT_FILES
     again = dataset.build(REPO_DATA, tmp_path / "again")
     assert files_under(again) == first
     dataset.build(REPO_DATA, real_build)  # over an existing build
@@ -135,9 +138,23 @@ def test_committed_processed_data_equals_a_fresh_build(real_build):
 def test_build_defaults_to_processed_under_the_data_dir(tiny_data_dir):
     out = dataset.build(tiny_data_dir)
     assert out == tiny_data_dir / "processed"
-    assert (out / "stance" / "train.parquet").is_file()
-    parquet = (out / "stance" / "train.parquet").read_bytes()
-    assert dataset.dataset_hash("stance", tiny_data_dir) == hashlib.sha256(parquet).hexdigest()[:16]
+    real = (out / "stance" / "real.parquet").read_bytes()
+    synthetic = (out / "stance" / "synthetic.parquet").read_bytes()
+    assert dataset.split_hash("stance", "real", tiny_data_dir) == \
+        hashlib.sha256(real).hexdigest()[:16]
+    # The run's data hash covers both splits: what it trains on and what it is scored on.
+    both = hashlib.sha256(b"real:%d:" % len(real) + real
+                          + b"synthetic:%d:" % len(synthetic) + synthetic).hexdigest()[:16]
+    assert dataset.dataset_hash("stance", tiny_data_dir) == both
+
+
+def test_build_removes_files_of_an_older_layout(tiny_data_dir):
+    old = tiny_data_dir / "processed" / "stance" / "train.parquet"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"stale")
+    dataset.build(tiny_data_dir)
+    assert not old.exists()
+    assert sorted(files_under(tiny_data_dir / "processed")) == BUILT_FILES
 
 
 def test_build_refuses_bad_labels(tiny_data_dir, tmp_path):
@@ -149,11 +166,12 @@ def test_build_refuses_bad_labels(tiny_data_dir, tmp_path):
 
 @pytest.mark.parametrize("task", TASK_NAMES)
 def test_load_dataset_reads_the_build_offline(real_build, real_gold, hf_offline, task):
-    ds = hf_offline.load_dataset(str(real_build), task, split="train")
+    ds = hf_offline.load_dataset(str(real_build), task, split="real")
     label = ds.features["label"]
     assert isinstance(label, hf_offline.ClassLabel)
     assert label.names == list(TASKS[task].labels)
     assert ds.column_names == list(dataset.COLUMNS)
+    assert set(ds["source"]) == {"real"}
     exs = real_gold[task]
     assert ds.num_rows == len(exs)
     assert ds["id"] == [e.unit.id for e in exs]
@@ -164,6 +182,71 @@ def test_load_dataset_reads_the_build_offline(real_build, real_gold, hf_offline,
     assert ds["end"] == [e.unit.end for e in exs]
     assert ds["line"] == [e.unit.line for e in exs]
     assert ds["block_id"] == [e.unit.block_id for e in exs]
+
+
+@pytest.mark.parametrize("task", TASK_NAMES)
+def test_load_dataset_reads_the_synthetic_split_offline(real_build, hf_offline, task):
+    gold = dataset.gold_examples(REPO_DATA, split="synthetic")[task]
+    ds = hf_offline.load_dataset(str(real_build), task, split="synthetic")
+    assert ds.features["label"].names == list(TASKS[task].labels)
+    assert ds.num_rows == len(gold) > 0
+    assert set(ds["source"]) == {"synthetic"}
+    assert ds["id"] == [e.unit.id for e in gold]
+    assert [ds.features["label"].int2str(i) for i in ds["label"]] == [e.label for e in gold]
+    real_docs = {d.id for d in load_corpus(REPO_DATA / "raw")}
+    assert not set(ds["doc_id"]) & real_docs
+
+
+def test_tiny_synthetic_split_has_its_own_units(tiny_synthetic_data_dir):
+    dataset.build(tiny_synthetic_data_dir)
+    synthetic = dataset.load("boilerplate", tiny_synthetic_data_dir, "synthetic")
+    real = dataset.load("boilerplate", tiny_synthetic_data_dir, "real")
+    assert synthetic["id"] == ["s01:L1", "s01:L2", "s01:L3", "s01:L4", "s02:L1", "s02:L2",
+                               "s02:L3", "s02:L4"]
+    assert set(synthetic["source"]) == {"synthetic"} and set(real["source"]) == {"real"}
+    assert real.num_rows == 7
+    stance = dataset.load("stance", tiny_synthetic_data_dir, "synthetic")
+    assert stance["id"] == ["s01:L2:S1", "s01:L3:S1", "s01:L3:S2", "s02:L2:S1", "s02:L3:S1"]
+
+
+def test_a_document_id_in_both_splits_is_refused(tiny_data_dir):
+    from conftest import TINY_DOCS, build_tiny_data
+
+    build_tiny_data(tiny_data_dir / "synthetic", {"a01": TINY_DOCS["a01"]}, set(),
+                    synthetic=True)
+    with pytest.raises(DataError, match="document id a01 is used by a real and a synthetic "
+                                        "page"):
+        dataset.build(tiny_data_dir)
+
+
+def test_a_synthetic_page_listed_with_the_real_ones_is_refused(tiny_data_dir, jsonl):
+    path = tiny_data_dir / "raw" / "documents.jsonl"
+    records = jsonl.read(path)
+    records[0]["synthetic"] = True
+    jsonl.write(path, records)
+    with pytest.raises(DataError, match="document a01 is marked synthetic but listed with "
+                                        "the real pages"):
+        dataset.build(tiny_data_dir)
+
+
+def test_synthetic_metadata_needs_its_outlet_type(tiny_synthetic_data_dir, jsonl):
+    path = tiny_synthetic_data_dir / "synthetic" / "raw" / "documents.jsonl"
+    records = jsonl.read(path)
+    records[1]["outlet_type"] = "blog"
+    jsonl.write(path, records)
+    with pytest.raises(DataError, match=f"{path}:2: unknown outlet_type 'blog'; valid: "
+                                        "crypto_news, business_paper"):
+        dataset.build(tiny_synthetic_data_dir)
+    del records[1]["template"]
+    jsonl.write(path, records)
+    with pytest.raises(DataError, match=f"{path}:2: missing field\\(s\\) template"):
+        dataset.build(tiny_synthetic_data_dir)
+
+
+def test_dataset_load_unknown_split(tiny_data_dir):
+    dataset.build(tiny_data_dir)
+    with pytest.raises(DataError, match="unknown split 'train'; valid splits: real, synthetic"):
+        dataset.load("stance", tiny_data_dir, "train")
 
 
 def test_dataset_load_reads_a_built_data_dir(tiny_data_dir, hf_offline):
@@ -213,8 +296,9 @@ def test_card_front_matter(real_build, real_gold):
     meta = front_matter((real_build / "README.md").read_text(encoding="utf-8"))
     assert [c["config_name"] for c in meta["configs"]] == TASK_NAMES
     for c in meta["configs"]:
-        assert c["data_files"] == [{"split": "train",
-                                    "path": f"{c['config_name']}/train.parquet"}]
+        assert c["data_files"] == [
+            {"split": split, "path": f"{c['config_name']}/{split}.parquet"}
+            for split in ("real", "synthetic")]
     assert [i["config_name"] for i in meta["dataset_info"]] == TASK_NAMES
     for info in meta["dataset_info"]:
         task = info["config_name"]
@@ -223,9 +307,11 @@ def test_card_front_matter(real_build, real_gold):
         assert features["text"] == "string" and features["start"] == "int32"
         assert features["label"] == {"class_label": {"names": {
             str(i): lab for i, lab in enumerate(TASKS[task].labels)}}}
-        (split,) = info["splits"]
-        assert split["name"] == "train"
-        assert split["num_examples"] == len(real_gold[task])
+        real, synthetic = info["splits"]
+        assert real["name"] == "real" and synthetic["name"] == "synthetic"
+        assert real["num_examples"] == len(real_gold[task])
+        assert synthetic["num_examples"] == len(
+            dataset.gold_examples(REPO_DATA, split="synthetic")[task])
 
 
 def test_card_lists_the_documents_and_counts(real_build):
@@ -233,7 +319,40 @@ def test_card_lists_the_documents_and_counts(real_build):
     for doc in load_corpus(REPO_DATA / "raw"):
         assert f"| {doc.id} | {doc.publisher} | {doc.title} |" in card
         assert f"`{doc.sha256[:16]}`" in card
-    assert "## Label counts" in card and "### stance (sentences)" in card
+    splits = dataset.gold_splits(REPO_DATA)
+    for name, task in TASKS.items():
+        for lab in task.labels:
+            real, synthetic = (sum(e.label == lab for e in splits[s][name])
+                               for s in ("real", "synthetic"))
+            assert f"| {name} | `{lab}` | {real} | {synthetic} |" in card
+    assert not [line for line in card.splitlines() if line != line.rstrip()]
+
+
+def test_card_has_the_sections_people_expect(real_build):
+    card = (real_build / "README.md").read_text(encoding="utf-8")
+    headings = [line for line in card.splitlines() if line.startswith("#")]
+    for heading in ("## Dataset summary", "## Languages", "## Dataset structure",
+                    "## Label counts", "## Dataset creation", "### Curation rationale",
+                    "### Source data: the real pages", "### The synthetic corpus",
+                    "## Annotations", "### Annotation process", "### Agreement",
+                    "## Diversity of the synthetic corpus",
+                    "## Personal and sensitive information", "## Bias and limitations",
+                    "## Licensing", "## Citation"):
+        assert heading in headings
+    assert "They are fiction" in card
+    assert "No invented quotation of a real, named person" in card
+
+
+def test_card_reports_the_agreement_computed_from_the_files(real_build):
+    card = (real_build / "README.md").read_text(encoding="utf-8")
+    agreements = dataset.synthetic_agreement(REPO_DATA)
+    assert sorted(agreements) == sorted(TASK_NAMES)
+    for name, a in agreements.items():
+        assert f"| {name} | {a.n} | {a.kappa:.3f} | {a.observed:.3f} |" in card
+        assert a.kappa >= 0.8, (name, a.kappa)
+    docs = {d.id for d in dataset.load_documents(REPO_DATA, "synthetic")}
+    double = set(agreements["boilerplate"].documents)
+    assert double <= docs and len(double) >= 0.3 * len(docs)
 
 
 # --- cnbench data stats / build ---------------------------------------------------------
@@ -242,7 +361,8 @@ def test_card_lists_the_documents_and_counts(real_build):
 def test_cli_data_stats_tiny(tiny_data_dir, capsys):
     assert main(["data", "stats", "--data-dir", str(tiny_data_dir)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("### boilerplate (blocks)\n")
+    assert out.startswith("## real (2 documents)\n\n### boilerplate (blocks)\n")
+    assert "## synthetic (0 documents)\n" in out
     assert ("| document | content | boilerplate | total |\n|---|---|---|---|\n"
             "| a01 | 3 | 1 | 4 |\n| b02 | 1 | 2 | 3 |\n| **all** | 4 | 3 | 7 |\n") in out
     assert ("| a01 | 2 | 1 | 1 | 4 |\n| b02 | 0 | 1 | 0 | 1 |\n"
@@ -279,6 +399,15 @@ def test_cli_data_build(tiny_data_dir, capsys):
     out = capsys.readouterr().out
     assert out.startswith(f"wrote {tiny_data_dir / 'processed'}\n")
     assert "| **all** | 4 | 3 | 7 |" in out
-    assert sorted(files_under(tiny_data_dir / "processed")) == [
-        "README.md", "boilerplate/train.parquet", "claim_type/train.parquet",
-        "stance/train.parquet"]
+    assert sorted(files_under(tiny_data_dir / "processed")) == BUILT_FILES
+
+
+def test_cli_data_stats_synthetic_totals_or_per_document(tiny_synthetic_data_dir, capsys):
+    assert main(["data", "stats", "--data-dir", str(tiny_synthetic_data_dir)]) == 0
+    out = capsys.readouterr().out
+    synthetic = out[out.index("## synthetic (2 documents)"):]
+    assert "| **all** | 4 | 4 | 8 |" in synthetic and "| s01 |" not in synthetic
+    assert main(["data", "stats", "--per-document", "--data-dir",
+                 str(tiny_synthetic_data_dir)]) == 0
+    synthetic = capsys.readouterr().out.split("## synthetic (2 documents)")[1]
+    assert "| s01 | 2 | 2 | 4 |" in synthetic and "| s02 | 2 | 2 | 4 |" in synthetic

@@ -459,7 +459,8 @@ def test_report_files(bench):
     for rank, (line, run) in enumerate(zip(table, runs, strict=True), 1):
         m = run.data.metrics
         assert line.startswith(
-            f"| {rank} | {run.data.tags['cnbench.config']} | {m['macro_f1']:.3f} "
+            f"| {rank} | {run.data.tags['cnbench.config']} | {run.data.tags['cnbench.train_on']} "
+            f"| {m['macro_f1']:.3f} "
             f"[{m['macro_f1_ci_low']:.3f}, {m['macro_f1_ci_high']:.3f}] | ± 0.000 (1) | ")
         assert line.endswith(f"| `{run.info.run_id}` |")
 
@@ -495,7 +496,7 @@ def test_leaderboard_aggregates_seeds_latest_run_per_seed(mlflow_store):
     assert row.macro_f1_sd == pytest.approx(0.141421, abs=1e-6)
     assert (row.ci_low, row.ci_high) == pytest.approx((0.4, 0.6))
     assert row.run_id == seed1
-    assert "| 1 | X | 0.500 [0.400, 0.600] | ± 0.141 (2) |" in leaderboard.render(
+    assert "| 1 | X | real | 0.500 [0.400, 0.600] | ± 0.141 (2) |" in leaderboard.render(
         {"stance": [row]}, "md")
 
     # Seed 1 again: its newer run replaces the older one in the mean.

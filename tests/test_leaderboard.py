@@ -108,12 +108,13 @@ def test_render_markdown(boards):
     text = leaderboard.render(boards, "md")
     lines = text.splitlines()
     assert lines[0] == "### stance"
-    assert lines[2] == ("| rank | model | macro-F1 [95% CI] | ± sd (seeds) | f1_pro_crit | "
-                        "fit time (s) | units/s | run id |")
+    assert lines[2] == ("| rank | model | trained on | macro-F1 [95% CI] | ± sd (seeds) | "
+                        "f1_pro_crit | fit time (s) | units/s | run id |")
     rows = boards["stance"]
     for i, r in enumerate(rows, 1):
         assert lines[3 + i].startswith(
-            f"| {i} | {r.config} | {r.macro_f1:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] | "
+            f"| {i} | {r.config} | {r.train_on} | "
+            f"{r.macro_f1:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] | "
             f"± 0.000 (1) | {r.secondary:.3f} | ")
         assert lines[3 + i].endswith(f"| `{r.run_id}` |")
     assert len(lines) == 4 + len(rows)
@@ -121,7 +122,7 @@ def test_render_markdown(boards):
 
 
 def test_render_markdown_empty_board():
-    assert "| | (no finished runs) | | | | | | |" in leaderboard.render({"stance": []}, "md")
+    assert "| | (no finished runs) | | | | | | | |" in leaderboard.render({"stance": []}, "md")
 
 
 def test_render_csv(boards):

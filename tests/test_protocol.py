@@ -10,7 +10,7 @@ import pytest
 from sklearn.dummy import DummyClassifier
 
 from crypto_news_bench.config import ExperimentConfig
-from crypto_news_bench.protocol import evaluate, label_scores
+from crypto_news_bench.protocol import Units, evaluate, label_scores, training_indices
 from crypto_news_bench.schema import TASKS
 
 STANCE = TASKS["stance"]
@@ -37,6 +37,10 @@ def columns(units):
     return list(texts), list(labels), list(docs), list(ids)
 
 
+def real(units) -> Units:
+    return Units.of(*columns(units))
+
+
 def config(model: str, seed: int = 0) -> ExperimentConfig:
     return ExperimentConfig(name=f"test-{model}", model=model, seed=seed, tasks=("stance",),
                             bootstrap_resamples=50)
@@ -45,7 +49,8 @@ def config(model: str, seed: int = 0) -> ExperimentConfig:
 @pytest.mark.parametrize("model", TRAINABLE)
 def test_class_absent_from_a_training_fold(model):
     texts, labels, docs, ids = columns(UNITS)
-    ev = evaluate(config(model), "stance", texts, labels, docs, ids)
+    real_units = real(UNITS)
+    ev = evaluate(config(model), "stance", real_units)
     assert [f.held_out for f in ev.folds] == ["a", "b", "c"]
     by_doc = {f.held_out: f for f in ev.folds}
     assert by_doc["c"].absent_classes == ["critical"]
@@ -61,7 +66,8 @@ def test_class_absent_from_a_training_fold(model):
 
 def test_pooled_predictions_cover_every_unit_once():
     texts, labels, docs, ids = columns(UNITS)
-    ev = evaluate(config("tfidf_word_lr"), "stance", texts, labels, docs, ids)
+    real_units = real(UNITS)
+    ev = evaluate(config("tfidf_word_lr"), "stance", real_units)
     assert len(ev.predictions) == len(UNITS)
     assert sorted(p["id"] for p in ev.predictions) == sorted(ids)
     for p, (uid, doc, text, label) in zip(ev.predictions, UNITS, strict=True):
@@ -80,8 +86,9 @@ def test_pooled_predictions_cover_every_unit_once():
 
 def test_on_fold_sees_each_fold_as_it_finishes():
     texts, labels, docs, ids = columns(UNITS)
+    real_units = real(UNITS)
     seen = []
-    ev = evaluate(config("majority"), "stance", texts, labels, docs, ids,
+    ev = evaluate(config("majority"), "stance", real_units,
                   on_fold=seen.append, fit_final=False)
     assert seen == ev.folds
     assert ev.final_model is None
@@ -90,8 +97,9 @@ def test_on_fold_sees_each_fold_as_it_finishes():
 @pytest.mark.parametrize("model", TRAINABLE)
 def test_deterministic_for_a_seed(model):
     texts, labels, docs, ids = columns(UNITS)
-    first = evaluate(config(model, seed=3), "stance", texts, labels, docs, ids, fit_final=False)
-    second = evaluate(config(model, seed=3), "stance", texts, labels, docs, ids, fit_final=False)
+    real_units = real(UNITS)
+    first = evaluate(config(model, seed=3), "stance", real_units, fit_final=False)
+    second = evaluate(config(model, seed=3), "stance", real_units, fit_final=False)
     assert first.predictions == second.predictions
     assert first.metrics == second.metrics
     assert first.ci == second.ci
@@ -99,7 +107,8 @@ def test_deterministic_for_a_seed(model):
 
 def test_majority_predicts_the_training_majority():
     texts, labels, docs, ids = columns(UNITS)
-    ev = evaluate(config("majority"), "stance", texts, labels, docs, ids, fit_final=False)
+    real_units = real(UNITS)
+    ev = evaluate(config("majority"), "stance", real_units, fit_final=False)
     # Promotional is the most frequent training label in every fold (3, 3 and 4 of 6).
     assert {p["predicted"] for p in ev.predictions} == {"promotional"}
     assert ev.metrics["accuracy"] == pytest.approx(5 / 9)
@@ -115,8 +124,8 @@ def test_training_fold_with_one_class_only(model):
         ("c:1", "c", "Great new rewards for loyal users", PRO),
         ("c:2", "c", "The exchange has an office in Paris", NEU),
     ]
-    texts, labels, docs, ids = columns(units)
-    ev = evaluate(config(model), "stance", texts, labels, docs, ids)
+    real_units = real(units)
+    ev = evaluate(config(model), "stance", real_units)
     fold_c = ev.folds[2]
     assert fold_c.held_out == "c"
     # Trained on neutral only: a constant neutral prediction with probability 1.
@@ -130,17 +139,17 @@ def test_training_fold_with_one_class_only(model):
 
 def test_final_model_on_one_class_data_is_constant():
     units = [("a:1", "a", "An office", NEU), ("b:1", "b", "A report", NEU)]
-    texts, labels, docs, ids = columns(units)
-    ev = evaluate(config("tfidf_word_lr"), "stance", texts, labels, docs, ids)
+    real_units = real(units)
+    ev = evaluate(config("tfidf_word_lr"), "stance", real_units)
     assert isinstance(ev.final_model, DummyClassifier)
     assert ev.final_model.classes_.tolist() == [NEU]
     assert ev.metrics["accuracy"] == 1.0
 
 
 def test_one_document_is_refused():
-    texts, labels, docs, ids = columns(UNITS[:3])
+    real_units = real(UNITS[:3])
     with pytest.raises(ValueError, match="at least 2 documents, got 1"):
-        evaluate(config("majority"), "stance", texts, labels, docs, ids)
+        evaluate(config("majority"), "stance", real_units)
 
 
 # -- label_scores -----------------------------------------------------------------------------
@@ -201,3 +210,122 @@ def test_label_scores_constant_model():
     pred, score = label_scores(constant, ["x", "y", "z"], 3)
     assert pred.tolist() == [1, 1, 1]
     assert score.tolist() == [1.0, 1.0, 1.0]
+
+
+# -- train_on: the real pages and the synthetic corpus ------------------------------------------
+
+SYNTHETIC = [
+    ("s:1", "s", "Regulators fine the exchange for fraud", CRIT),
+    ("s:2", "s", "Users praise great rewards", PRO),
+    ("t:1", "t", "The exchange opened an office in Rome", NEU),
+    ("t:2", "t", "Prosecutors charge the exchange with fraud", CRIT),
+]
+
+
+class Recorder:
+    """A majority model that remembers what every fit and predict saw."""
+
+    fits: list[list[str]] = []
+    predicts: list[list[str]] = []
+
+    def __init__(self):
+        self.inner = DummyClassifier(strategy="most_frequent")
+
+    def fit(self, X, y):
+        Recorder.fits.append(list(X))
+        self.inner.fit(X, y)
+        self.classes_ = self.inner.classes_
+        return self
+
+    def predict_proba(self, X):
+        Recorder.predicts.append(list(X))
+        return self.inner.predict_proba(X)
+
+
+@pytest.fixture
+def recorder(monkeypatch):
+    from crypto_news_bench.models import MODELS
+
+    Recorder.fits, Recorder.predicts = [], []
+    monkeypatch.setattr(type(MODELS["majority"]), "build",
+                        lambda self, task, seed, params: Recorder())
+    return Recorder
+
+
+@pytest.mark.parametrize("train_on", ["real", "synthetic", "real+synthetic"])
+def test_no_fold_tests_a_synthetic_unit(recorder, train_on):
+    import dataclasses
+
+    cfg = dataclasses.replace(config("majority"), train_on=train_on)
+    ev = evaluate(cfg, "stance", real(UNITS), real(SYNTHETIC), fit_final=False)
+    synthetic_texts = {text for _, _, text, _ in SYNTHETIC}
+    tested = [t for batch in recorder.predicts for t in batch]
+    assert sorted(tested) == sorted(text for _, _, text, _ in UNITS)
+    assert not synthetic_texts & set(tested)
+    assert {p["id"] for p in ev.predictions} == {uid for uid, *_ in UNITS}
+    assert [f.held_out for f in ev.folds] == ["a", "b", "c"]
+
+
+def test_train_on_decides_what_each_fold_fits_on(recorder):
+    import dataclasses
+
+    syn_texts = [text for _, _, text, _ in SYNTHETIC]
+    for train_on, expected_c in [
+        ("real", [t for _, d, t, _ in UNITS if d != "c"]),
+        ("synthetic", syn_texts),
+        ("real+synthetic", [t for _, d, t, _ in UNITS if d != "c"] + syn_texts),
+    ]:
+        recorder.fits.clear()
+        cfg = dataclasses.replace(config("majority"), train_on=train_on)
+        ev = evaluate(cfg, "stance", real(UNITS), real(SYNTHETIC))
+        fold_c = ev.folds[2]
+        assert fold_c.n_train == len(expected_c)
+        # The last fit is the final model's: every unit the config trains on.
+        final = recorder.fits[-1]
+        if train_on == "synthetic":
+            # Every fold trains on the same units: one fit serves the three folds.
+            assert recorder.fits == [syn_texts, syn_texts]
+        else:
+            assert recorder.fits[2] == expected_c
+        expected_final = ([t for _, _, t, _ in UNITS] if "real" in train_on else []) + (
+            syn_texts if "synthetic" in train_on else [])
+        assert final == expected_final
+        assert ev.n_train_final == {"real": len(UNITS) if "real" in train_on else 0,
+                                    "synthetic": 4 if "synthetic" in train_on else 0}
+
+
+def test_train_on_synthetic_without_a_synthetic_corpus_is_an_error():
+    import dataclasses
+
+    from crypto_news_bench.errors import DataError
+
+    cfg = dataclasses.replace(config("majority"), train_on="synthetic")
+    with pytest.raises(DataError, match="config 'test-majority' has train_on: synthetic, but "
+                                        "there are no synthetic stance units"):
+        evaluate(cfg, "stance", real(UNITS))
+
+
+def test_training_indices_cap_keeps_every_real_unit_and_samples_the_synthetic():
+    real_idx, syn = training_indices("real+synthetic", [0, 1, 2], 10, cap=7, seed=0)
+    assert real_idx == [0, 1, 2]
+    assert len(syn) == 4 and syn == sorted(syn) and set(syn) <= set(range(10))
+    # Seeded: the same seed gives the same sample, another seed (very likely) another.
+    assert training_indices("real+synthetic", [0, 1, 2], 10, cap=7, seed=0)[1] == syn
+    samples = {tuple(training_indices("real+synthetic", [0, 1, 2], 10, 7, s)[1])
+               for s in range(5)}
+    assert len(samples) > 1
+    # Under the cap nothing is dropped; a cap below the real units samples them.
+    assert training_indices("real+synthetic", [0, 1], 3, cap=10, seed=0) == ([0, 1], [0, 1, 2])
+    small = training_indices("real", [0, 1, 2, 3], 10, cap=2, seed=0)
+    assert len(small[0]) == 2 and small[1] == []
+
+
+def test_train_cap_bounds_every_fit(recorder):
+    import dataclasses
+
+    cfg = dataclasses.replace(config("majority"), train_cap=7)
+    ev = evaluate(cfg, "stance", real(UNITS), real(SYNTHETIC))
+    assert [f.n_train for f in ev.folds] == [7, 7, 7]
+    assert all(len(fit) == 7 for fit in recorder.fits[:-1])
+    # The final fit: all nine real units already exceed the cap; a sample of them.
+    assert len(recorder.fits[-1]) == 7 and ev.n_train_final == {"real": 7, "synthetic": 0}

@@ -5,6 +5,7 @@ dataset input, artifacts, the registered skops model; unreachable servers and in
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import socket
 import time
@@ -120,7 +121,9 @@ def test_nested_fold_runs(store, stance_data):
         assert run.data.tags["mlflow.parentRunId"] == store.first.run_id
         assert {"macro_f1", "accuracy", "f1_pro_crit", "fit_seconds"} <= set(run.data.metrics)
         params = run.data.params
-        assert int(params["n_train"]) + int(params["n_test"]) == len(stance_data)
+        # Trained on the other real pages and every synthetic unit; tested on its own page.
+        n_synthetic = len(ds.load("stance", DATA_DIR, "synthetic"))
+        assert int(params["n_train"]) + int(params["n_test"]) == len(stance_data) + n_synthetic
         total += int(params["n_test"])
     assert total == len(stance_data)
     # The fold runs' metrics are the protocol's per-fold metrics.
@@ -158,17 +161,28 @@ def test_metrics(store):
     assert metrics["throughput"] > 0
 
 
-def test_dataset_input(store, stance_data):
+def test_dataset_inputs_training_and_evaluation(store, stance_data):
+    """Two inputs with their contexts: what the run trains on (real + synthetic by default)
+    and what it is scored on (the real pages only)."""
     run = store.client.get_run(store.first.run_id)
-    inputs = run.inputs.dataset_inputs
-    assert len(inputs) == 1
-    dataset = inputs[0].dataset
-    assert dataset.digest == ds.dataset_hash("stance", DATA_DIR)
-    assert dataset.name == "crypto-news-bench-stance"
-    assert json.loads(dataset.profile)["num_rows"] == len(stance_data)
-    assert json.loads(dataset.source)["uri"] == str(
-        (DATA_DIR / "processed" / "stance" / "train.parquet").resolve())
-    assert {t.key: t.value for t in inputs[0].tags}["mlflow.data.context"] == "evaluation"
+    inputs = {{t.key: t.value for t in i.tags}["mlflow.data.context"]: i.dataset
+              for i in run.inputs.dataset_inputs}
+    assert set(inputs) == {"training", "evaluation"}
+    folder = (DATA_DIR / "processed" / "stance").resolve()
+    evaluation, training = inputs["evaluation"], inputs["training"]
+    assert evaluation.name == "crypto-news-bench-stance-real"
+    assert json.loads(evaluation.profile)["num_rows"] == len(stance_data)
+    assert json.loads(evaluation.source)["uri"] == str(folder / "real.parquet")
+    real_digest = ds.split_hash("stance", "real", DATA_DIR)
+    assert evaluation.digest == hashlib.sha256(real_digest.encode()).hexdigest()[:16]
+    synthetic = ds.load("stance", DATA_DIR, "synthetic")
+    assert training.name == "crypto-news-bench-stance-train-real+synthetic"
+    assert json.loads(training.profile)["num_rows"] == len(stance_data) + len(synthetic)
+    assert json.loads(training.source)["uri"] == (
+        f"{folder / 'real.parquet'},{folder / 'synthetic.parquet'}")
+    assert training.digest != evaluation.digest
+    assert run.data.tags["cnbench.train_on"] == "real+synthetic"
+    assert run.data.tags["cnbench.dataset_hash"] == ds.dataset_hash("stance", DATA_DIR)
 
 
 def test_artifacts(store, stance_data, tmp_path):
@@ -415,12 +429,12 @@ def test_log_input_retries_once_after_a_collision(monkeypatch):
 
     monkeypatch.setattr(mlflow, "log_input", collide_once)
     monkeypatch.setattr(tracking.time, "sleep", lambda s: None)
-    tracking._log_input(object())
-    assert calls == ["evaluation", "evaluation"]
+    tracking._log_input(object(), "training")
+    assert calls == ["training", "training"]
 
     def always(data_input, context):
         raise MlflowException("store is read-only")
 
     monkeypatch.setattr(mlflow, "log_input", always)
     with pytest.raises(MlflowException, match="store is read-only"):
-        tracking._log_input(object())
+        tracking._log_input(object(), "evaluation")

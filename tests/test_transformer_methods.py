@@ -15,7 +15,7 @@ from conftest import one_torch_thread, tiny_config
 
 from crypto_news_bench.models import MODELS
 from crypto_news_bench.models.encoder import resolve_model
-from crypto_news_bench.protocol import evaluate
+from crypto_news_bench.protocol import Units, evaluate
 from crypto_news_bench.schema import TASKS
 
 STANCE = TASKS["stance"]
@@ -71,7 +71,7 @@ def evaluations(tiny_bert):
 
             mp.setattr(protocol, "_fit", keep)
             config = tiny_config(method, tiny_bert)
-            ev = evaluate(config, "stance", TEXTS, LABELS, DOCS, IDS, fit_final=False)
+            ev = evaluate(config, "stance", Units.of(TEXTS, LABELS, DOCS, IDS), fit_final=False)
             # lodo_folds yields the held-out documents in sorted order: a, b, c.
             out[method] = (ev, dict(zip([f.held_out for f in ev.folds], models, strict=True)))
     return out

@@ -12,17 +12,19 @@ from .errors import ConfigError, DataError
 
 def _data(args: argparse.Namespace) -> None:
     from . import dataset
-    from .corpus import load_corpus
 
     if args.action == "build":
         out = dataset.build(args.data_dir)
         print(f"wrote {out}")
-        print(dataset.stats_markdown(dataset.gold_examples(args.data_dir)))
+        print(dataset.splits_markdown(dataset.gold_splits(args.data_dir)))
     elif args.action == "stats":
-        print(dataset.stats_markdown(dataset.gold_examples(args.data_dir)), end="")
+        print(dataset.splits_markdown(dataset.gold_splits(args.data_dir),
+                                      synthetic_per_document=args.per_document), end="")
     else:
-        for doc in load_corpus(Path(args.data_dir) / "raw"):
-            print(f"{doc.id}  {doc.publisher:<24} {len(doc.text):>6} chars  {doc.title}")
+        from .checks import check_data
+
+        report = check_data(args.data_dir)
+        print(report.summary())
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -86,7 +88,7 @@ def _bench(args: argparse.Namespace) -> None:
     shard = parse_shard(args.shard) if args.shard else None
     summary = run_bench(args.grid, args.data_dir, force=args.force, shard=shard,
                         results_dir=args.results, readme=args.readme, jobs=args.jobs)
-    print(dataset.stats_markdown(dataset.gold_examples(args.data_dir)))
+    print(dataset.splits_markdown(dataset.gold_splits(args.data_dir)))
     boards = summary.boards or leaderboard.collect()
     print(leaderboard.render(boards, "md"), end="")
     print(f"\n{len(summary.ran)} cell(s) run, {len(summary.skipped)} skipped, "
@@ -142,9 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("data", help="verify the raw corpus; build the dataset; print stats")
+    p = sub.add_parser("data", help="check the corpus (hashes, labels, leakage, duplicates); "
+                                    "build the dataset; print stats")
     p.add_argument("action", nargs="?", choices=["check", "build", "stats"], default="check")
-    p.add_argument("--data-dir", default="data", help="folder with raw/ and annotations/")
+    p.add_argument("--data-dir", default="data",
+                   help="folder with raw/, annotations/ and synthetic/ (default: %(default)s)")
+    p.add_argument("--per-document", action="store_true",
+                   help="stats: a row per synthetic document too, not only totals")
     p.set_defaults(func=_data)
 
     p = sub.add_parser("train", help="run the protocol for a config and log it to MLflow")

@@ -19,8 +19,10 @@ from .schema import TASKS
 
 CONFIG_DIR = Path("configs")
 DEFAULTS_FILE = "defaults.yaml"
-DEFAULT_KEYS = {"seed", "tasks", "bootstrap_resamples", "confidence"}
-CONFIG_KEYS = DEFAULT_KEYS | {"model", "params", "description"}
+DEFAULT_KEYS = {"seed", "tasks", "bootstrap_resamples", "confidence", "train_on", "train_cap"}
+CONFIG_KEYS = DEFAULT_KEYS | {"model", "params", "description", "extends"}
+# What each leave-one-real-document-out fold trains on (the test page is always real).
+TRAIN_ON = ("real", "synthetic", "real+synthetic")
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,10 @@ class ExperimentConfig:
     bootstrap_resamples: int = 1000
     confidence: float = 0.95
     description: str = ""
+    train_on: str = "real+synthetic"
+    # At most this many training units per fit: every real one is kept, the synthetic ones
+    # are a seeded sample of the rest (None: no cap).
+    train_cap: int | None = None
 
     def digest(self) -> str:
         """Hash of everything that shapes the results except the name and the seed."""
@@ -109,16 +115,53 @@ def validate(name: str, data: dict, where: str | Path = "<config>") -> Experimen
             raise ConfigError(f"{where}: {key} must be a number, got {data[key]!r}")
     if not 0 < float(data.get("confidence", 0.95)) < 1:
         raise ConfigError(f"{where}: confidence must be between 0 and 1")
+    train_on = data.get("train_on", "real+synthetic")
+    if train_on not in TRAIN_ON:
+        raise ConfigError(f"{where}: train_on must be one of {', '.join(TRAIN_ON)}; got "
+                          f"{train_on!r}")
+    cap = data.get("train_cap")
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+        raise ConfigError(f"{where}: train_cap must be a whole number of 1 or more, or null; "
+                          f"got {cap!r}")
     return ExperimentConfig(
         name=name, model=model, params=dict(params), seed=int(data.get("seed", 0)),
         tasks=tuple(tasks), bootstrap_resamples=int(data.get("bootstrap_resamples", 1000)),
         confidence=float(data.get("confidence", 0.95)),
         description=str(data.get("description", spec.description)),
+        train_on=train_on, train_cap=cap,
     )
 
 
+def _read_config(path: Path, chain: tuple[Path, ...] = ()) -> dict:
+    """A config file's keys, on top of the file it ``extends`` (a sibling config's name).
+
+    ``params`` merge key by key, so a variant states only what it changes (nanoGPT-style
+    overrides): ``extends: tfidf_word_lr`` with ``train_on: real`` is that model on the real
+    pages only.
+    """
+    data = _read_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str) or not parent:
+        raise ConfigError(f"{path}: extends must name a config in {path.parent}, got {parent!r}")
+    base_path = path.parent / f"{parent}.yaml"
+    if base_path.resolve() in chain or base_path.resolve() == path.resolve():
+        raise ConfigError(f"{path}: extends {parent!r} makes a cycle")
+    if not base_path.exists() or base_path.name in (DEFAULTS_FILE, "bench.yaml"):
+        raise ConfigError(f"{path}: extends {parent!r}, but {base_path} is not a model config")
+    base = _read_config(base_path, (*chain, path.resolve()))
+    base.pop("description", None)  # the variant's own, or its model's
+    params = {**(base.get("params") or {}), **(data.get("params") or {})}
+    merged = {**base, **data}
+    if params:
+        merged["params"] = params
+    return merged
+
+
 def load_config(path: Path | str, overrides: dict | None = None) -> ExperimentConfig:
-    """Read ``path`` on top of the ``defaults.yaml`` beside it (if any), then ``overrides``."""
+    """Read ``path`` (on top of the config it ``extends``, if any) on top of the
+    ``defaults.yaml`` beside it (if any), then ``overrides``."""
     path = Path(path)
     defaults_path = path.parent / DEFAULTS_FILE
     merged: dict = {}
@@ -126,7 +169,7 @@ def load_config(path: Path | str, overrides: dict | None = None) -> ExperimentCo
         defaults = _read_yaml(defaults_path)
         _check_keys(defaults_path, defaults, DEFAULT_KEYS)
         merged.update(defaults)
-    data = _read_yaml(path)
+    data = _read_config(path)
     merged.update(data)
     # Tasks inherited from the defaults are narrowed to what the model supports (VADER does
     # stance only); tasks a config names itself must all be supported.

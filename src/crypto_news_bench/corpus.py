@@ -1,9 +1,16 @@
-"""Raw documents: the scraped pages under ``data/raw/`` and their metadata, verified on load."""
+"""Raw documents and their metadata, verified on load.
+
+Two sources share one layout (a folder of ``.txt`` pages and a ``documents.jsonl``): the real
+scraped pages under ``data/raw/`` and the project's own synthetic articles under
+``data/synthetic/raw/``. A synthetic document's metadata says so (``synthetic: true``) and names
+its outlet type and page template; a real one must not claim to be synthetic.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +19,10 @@ from .errors import DataError
 
 METADATA_FILE = "documents.jsonl"
 REQUIRED_FIELDS = ("id", "file", "publisher", "title", "url", "published", "sha256")
+SYNTHETIC_FIELDS = ("synthetic", "outlet_type", "template")
+DOC_ID = re.compile(r"[A-Za-z0-9_.-]+")
+OUTLET_TYPES = ("crypto_news", "business_paper", "exchange_blog", "regulator_rereport",
+                "opinion_column", "market_update", "forum_repost", "newsletter")
 
 
 @dataclass(frozen=True)
@@ -26,6 +37,13 @@ class Document:
     url: str | None
     published: str | None
     sha256: str
+    synthetic: bool = False
+    outlet_type: str | None = None
+    template: str | None = None
+
+    @property
+    def source(self) -> str:
+        return "synthetic" if self.synthetic else "real"
 
 
 def sha256_bytes(data: bytes) -> str:
@@ -71,27 +89,62 @@ def read_jsonl(path: Path) -> Iterator[tuple[str, dict]]:
         yield where, record
 
 
-def read_metadata(raw_dir: Path) -> list[dict]:
+def read_metadata(raw_dir: Path, synthetic: bool = False) -> list[dict]:
+    """The records of ``documents.jsonl``; synthetic ones also need ``SYNTHETIC_FIELDS``."""
     meta_path = raw_dir / METADATA_FILE
     if not meta_path.exists():
         raise DataError(f"{meta_path}: metadata file not found")
     records = []
+    required = REQUIRED_FIELDS + (SYNTHETIC_FIELDS if synthetic else ())
     for where, record in read_jsonl(meta_path):
-        missing = [f for f in REQUIRED_FIELDS if f not in record]
+        missing = [f for f in required if f not in record]
         if missing:
             raise DataError(f"{where}: missing field(s) {', '.join(missing)}")
+        for key in ("id", "file", "publisher", "title", "sha256"):
+            if not isinstance(record[key], str) or not record[key]:
+                raise DataError(f"{where}: {key} must be a non-empty string, got "
+                                f"{record[key]!r}")
+        if not DOC_ID.fullmatch(record["id"]):
+            raise DataError(f"{where}: document id {record['id']!r} may hold only letters, digits, "
+                            "'_', '-' and '.' (unit ids append ':L<line>')")
+        if Path(record["file"]).name != record["file"] or not record["file"].endswith(".txt"):
+            raise DataError(f"{where}: file {record['file']!r} must be a .txt file name in "
+                            f"{raw_dir}, without a folder")
+        for key in ("url", "published"):
+            if record[key] is not None and not isinstance(record[key], str):
+                raise DataError(f"{where}: {key} must be a string or null, got {record[key]!r}")
+        _check_source(where, record, synthetic)
         records.append(record)
     return records
 
 
-def load_corpus(raw_dir: Path | str) -> list[Document]:
+def _check_source(where: str, record: dict, synthetic: bool) -> None:
+    """A synthetic page says so and names its outlet type; a real page never claims to be one."""
+    if not synthetic:
+        if record.get("synthetic", False) is not False:
+            raise DataError(f"{where}: document {record['id']} is marked synthetic but listed "
+                            "with the real pages; synthetic pages go under data/synthetic/raw/")
+        return
+    if record["synthetic"] is not True:
+        raise DataError(f"{where}: synthetic must be true for a page under data/synthetic, got "
+                        f"{record['synthetic']!r}")
+    if record["outlet_type"] not in OUTLET_TYPES:
+        raise DataError(f"{where}: unknown outlet_type {record['outlet_type']!r}; valid: "
+                        f"{', '.join(OUTLET_TYPES)}")
+    if not isinstance(record["template"], str) or not record["template"]:
+        raise DataError(f"{where}: template must name the page template, got "
+                        f"{record['template']!r}")
+
+
+def load_corpus(raw_dir: Path | str, synthetic: bool = False) -> list[Document]:
     """Load every document listed in ``documents.jsonl``, checking content and hash.
 
     A ``.txt`` file in the folder that the metadata does not list is an error too: a
     document nobody described would otherwise be silently left out of the dataset.
+    ``synthetic`` says which source the folder is, and so which metadata it must carry.
     """
     raw_dir = Path(raw_dir)
-    records = read_metadata(raw_dir)
+    records = read_metadata(raw_dir, synthetic)
     listed = {r["file"] for r in records}
     unlisted = sorted(p.name for p in raw_dir.glob("*.txt") if p.name not in listed)
     if unlisted:
@@ -124,6 +177,9 @@ def load_corpus(raw_dir: Path | str) -> list[Document]:
                 url=record["url"],
                 published=record["published"],
                 sha256=digest,
+                synthetic=synthetic,
+                outlet_type=record.get("outlet_type"),
+                template=record.get("template"),
             )
         )
     return sorted(docs, key=lambda d: d.id)

@@ -22,6 +22,7 @@ class Row:
     task: str
     config: str
     model: str
+    train_on: str  # real, synthetic or real+synthetic
     macro_f1: float  # mean over seeds
     macro_f1_sd: float  # standard deviation over seeds (0 for one seed)
     n_seeds: int
@@ -51,6 +52,8 @@ def _row(task: str, config: str, runs: list) -> Row:
     newest = max(runs, key=lambda r: r.info.start_time)
     return Row(
         task=task, config=config, model=newest.data.tags.get("cnbench.model", ""),
+        # Runs from before the synthetic corpus trained on the real pages only.
+        train_on=newest.data.tags.get("cnbench.train_on", "real"),
         macro_f1=_mean(f1s), macro_f1_sd=float(statistics.stdev(f1s)) if len(f1s) > 1 else 0.0,
         n_seeds=len(runs), ci_low=_mean(m("macro_f1_ci_low")),
         ci_high=_mean(m("macro_f1_ci_high")), secondary_metric=secondary,
@@ -119,17 +122,18 @@ def render(boards: dict[str, list[Row]], fmt: str = "md") -> str:
     for task, rows in boards.items():
         secondary = TASKS[task].secondary_metric
         lines = [f"### {task}", "",
-                 f"| rank | model | macro-F1 [95% CI] | ± sd (seeds) | {secondary} | "
+                 f"| rank | model | trained on | macro-F1 [95% CI] | ± sd (seeds) | {secondary} | "
                  "fit time (s) | units/s | run id |",
-                 "|---:|---|---|---|---:|---:|---:|---|"]
+                 "|---:|---|---|---|---|---:|---:|---:|---|"]
         for i, r in enumerate(rows, 1):
             lines.append(
-                f"| {i} | {r.config} | {r.macro_f1:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] | "
+                f"| {i} | {r.config} | {r.train_on} | "
+                f"{r.macro_f1:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] | "
                 f"± {r.macro_f1_sd:.3f} ({r.n_seeds}) | {r.secondary:.3f} | "
                 f"{r.fit_seconds:.2f} | {r.throughput:,.0f} | `{r.run_id}` |"
             )
         if not rows:
-            lines.append("| | (no finished runs) | | | | | | |")
+            lines.append("| | (no finished runs) | | | | | | | |")
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 

@@ -1,9 +1,12 @@
-"""The one evaluation protocol every model goes through: leave-one-document-out.
+"""The one evaluation protocol every model goes through: leave-one-real-document-out.
 
-Each fold trains a fresh estimator on the other documents and predicts the held-out one; the
-metrics are computed per fold and on the pooled out-of-fold predictions, with a bootstrap
-interval of macro-F1. Then the final model is fitted on all gold data. Nothing here logs: the
-caller passes ``on_fold`` to see each fold as it finishes (that is how tracking hooks in).
+Each fold holds out one real page and trains a fresh estimator on what the config's
+``train_on`` says: the other real pages, every synthetic article, or both. Only real pages are
+ever tested, so no synthetic unit is in a test fold. The metrics are computed per fold and on
+the pooled out-of-fold predictions, with a bootstrap interval of macro-F1. Then the final model
+is fitted on every unit the config trains on (real plus synthetic by default). Nothing here
+logs: the caller passes ``on_fold`` to see each fold as it finishes (that is how tracking
+hooks in).
 """
 
 from __future__ import annotations
@@ -17,10 +20,52 @@ import numpy as np
 from sklearn.dummy import DummyClassifier
 
 from .config import ExperimentConfig
+from .errors import DataError
 from .folds import lodo_folds
 from .metrics import bootstrap_ci, classification_metrics
 from .models import MODELS
 from .schema import TASKS, Task
+
+
+@dataclass(frozen=True)
+class Units:
+    """The gold units of one split of one task, as the protocol needs them."""
+
+    texts: list[str]
+    labels: np.ndarray
+    doc_ids: list[str]
+    ids: list[str]
+
+    @classmethod
+    def of(cls, texts: Sequence[str], labels: Sequence[int], doc_ids: Sequence[str],
+           ids: Sequence[str]) -> Units:
+        return cls(list(texts), np.asarray(labels, dtype=int), list(doc_ids), list(ids))
+
+    @classmethod
+    def empty(cls) -> Units:
+        return cls([], np.zeros(0, dtype=int), [], [])
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def training_indices(train_on: str, real_train: Sequence[int], n_synthetic: int,
+                     cap: int | None, seed: int) -> tuple[list[int], list[int]]:
+    """(real indices, synthetic indices) one fit trains on.
+
+    ``cap`` bounds the total: every real unit is kept (they are the scarce in-domain data) and
+    the synthetic ones are a seeded random sample of what is left, in their original order.
+    """
+    real = list(real_train) if "real" in train_on.split("+") else []
+    synthetic = list(range(n_synthetic)) if "synthetic" in train_on.split("+") else []
+    if cap is not None and len(real) + len(synthetic) > cap:
+        rng = np.random.default_rng(seed)
+        if len(real) >= cap:
+            real = sorted(rng.choice(real, cap, replace=False).tolist())
+            synthetic = []
+        else:
+            synthetic = sorted(rng.choice(synthetic, cap - len(real), replace=False).tolist())
+    return real, synthetic
 
 
 @dataclass
@@ -46,6 +91,8 @@ class Evaluation:
     predictions: list[dict]
     final_model: Any = None
     final_fit_seconds: float = 0.0
+    # Units in the final model's training data, per source.
+    n_train_final: dict[str, int] = field(default_factory=dict)
 
     @property
     def notes(self) -> list[str]:
@@ -93,41 +140,57 @@ def _fit(config: ExperimentConfig, task: Task, texts: list[str], y: np.ndarray):
     return model
 
 
-def evaluate(config: ExperimentConfig, task_name: str, texts: Sequence[str],
-             labels: Sequence[int], doc_ids: Sequence[str], ids: Sequence[str],
+def evaluate(config: ExperimentConfig, task_name: str, real: Units,
+             synthetic: Units | None = None,
              on_fold: Callable[[FoldResult], None] | None = None,
              fit_final: bool = True) -> Evaluation:
-    """Run the protocol for one (config, task) on the given gold units."""
+    """Run the protocol for one (config, task): folds over the real pages, training on what
+    ``config.train_on`` names, then the final fit."""
     task = TASKS[task_name]
-    texts, y = list(texts), np.asarray(labels, dtype=int)
-    n_labels = len(task.labels)
+    synthetic = synthetic if synthetic is not None else Units.empty()
+    if config.train_on == "synthetic" and not len(synthetic):
+        raise DataError(f"config {config.name!r} has train_on: synthetic, but there are no "
+                        f"synthetic {task_name} units (data/synthetic/)")
+    y, n_labels = real.labels, len(task.labels)
     oof_pred = np.full(len(y), -1)
     oof_score = np.zeros(len(y))
     folds = []
-    for fold in lodo_folds(doc_ids):
-        train_texts = [texts[i] for i in fold.train]
-        test_texts = [texts[i] for i in fold.test]
+    cached: tuple[tuple, Any, float] | None = None
+    for fold in lodo_folds(real.doc_ids):
+        real_idx, syn_idx = training_indices(config.train_on, fold.train, len(synthetic),
+                                             config.train_cap, config.seed)
+        train_texts = [real.texts[i] for i in real_idx] + [synthetic.texts[i] for i in syn_idx]
+        train_y = np.concatenate([y[real_idx], synthetic.labels[syn_idx]]).astype(int)
+        test_texts = [real.texts[i] for i in fold.test]
+        key = (tuple(real_idx), tuple(syn_idx))
         t0 = time.perf_counter()
-        model = _fit(config, task, train_texts, y[fold.train])
+        if cached is not None and cached[0] == key:
+            # train_on: synthetic trains every fold on the same units: one fit serves all.
+            model, fit_seconds = cached[1], cached[2]
+        else:
+            model = _fit(config, task, train_texts, train_y)
+            fit_seconds = time.perf_counter() - t0
+            cached = (key, model, fit_seconds)
         t1 = time.perf_counter()
         pred, score = label_scores(model, test_texts, n_labels)
         t2 = time.perf_counter()
         oof_pred[fold.test], oof_score[fold.test] = pred, score
-        seen = set(np.unique(y[fold.train]).tolist()) if MODELS[config.model].trainable \
+        seen = set(np.unique(train_y).tolist()) if MODELS[config.model].trainable \
             else set(range(n_labels))
         result = FoldResult(
-            held_out=fold.held_out, n_train=len(fold.train), n_test=len(fold.test),
+            held_out=fold.held_out, n_train=len(train_texts), n_test=len(fold.test),
             metrics=classification_metrics(y[fold.test], pred, task),
             absent_classes=[lab for i, lab in enumerate(task.labels) if i not in seen],
-            fit_seconds=t1 - t0, predict_seconds=t2 - t1,
+            fit_seconds=fit_seconds, predict_seconds=t2 - t1,
             history=list(getattr(model, "history_", [])),
         )
         folds.append(result)
         if on_fold is not None:
             on_fold(result)
     predictions = [
-        {"id": ids[i], "doc": doc_ids[i], "text": texts[i], "gold": task.labels[y[i]],
-         "predicted": task.labels[oof_pred[i]], "score": float(oof_score[i])}
+        {"id": real.ids[i], "doc": real.doc_ids[i], "text": real.texts[i],
+         "gold": task.labels[y[i]], "predicted": task.labels[oof_pred[i]],
+         "score": float(oof_score[i])}
         for i in range(len(y))
     ]
     evaluation = Evaluation(
@@ -137,7 +200,12 @@ def evaluate(config: ExperimentConfig, task_name: str, texts: Sequence[str],
         predictions=predictions,
     )
     if fit_final:
+        real_idx, syn_idx = training_indices(config.train_on, range(len(real)), len(synthetic),
+                                             config.train_cap, config.seed)
+        texts = [real.texts[i] for i in real_idx] + [synthetic.texts[i] for i in syn_idx]
+        labels = np.concatenate([y[real_idx], synthetic.labels[syn_idx]]).astype(int)
         t0 = time.perf_counter()
-        evaluation.final_model = _fit(config, task, texts, y)
+        evaluation.final_model = _fit(config, task, texts, labels)
         evaluation.final_fit_seconds = time.perf_counter() - t0
+        evaluation.n_train_final = {"real": len(real_idx), "synthetic": len(syn_idx)}
     return evaluation

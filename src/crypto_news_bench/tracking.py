@@ -9,6 +9,7 @@ imported inside functions so that ``cnbench --help`` stays fast.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import subprocess
@@ -16,7 +17,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -103,10 +104,47 @@ def registered_name(task: str, config_name: str) -> str:
     return f"{task}-{config_name}"
 
 
+@dataclass(frozen=True)
+class DataInputs:
+    """The run's two MLflow dataset inputs: what it trains on and what it is scored on.
+
+    Training is the splits named by ``train_on`` (every fold trains on a part of it, the
+    final model on all of it); evaluation is always the real pages.
+    """
+
+    training: Any
+    evaluation: Any
+
+    @classmethod
+    def of(cls, task: str, splits: dict, train_on: str, data_dir) -> DataInputs:
+        import mlflow
+        import pandas as pd
+
+        from . import dataset
+
+        def make(names: list[str], name: str):
+            frame = pd.concat([splits[n].to_pandas() for n in names], ignore_index=True)
+            digest = hashlib.sha256("+".join(
+                dataset.split_hash(task, n, data_dir) for n in names).encode()).hexdigest()[:16]
+            folder = (dataset.processed_dir(data_dir) / task).resolve()
+            source = ",".join(str(folder / f"{n}.parquet") for n in names)
+            with warnings.catch_warnings():
+                # MLflow warns that a local path could be two kinds of source and that integer
+                # columns cannot hold missing values; neither applies to this dataset.
+                warnings.simplefilter("ignore", UserWarning)
+                return mlflow.data.from_pandas(frame, source=source, targets="label",
+                                               name=name, digest=digest)
+
+        return cls(
+            training=make(train_on.split("+"), f"{EXPERIMENT_PREFIX}-{task}-train-{train_on}"),
+            evaluation=make(["real"], f"{EXPERIMENT_PREFIX}-{task}-real"),
+        )
+
+
 @contextlib.contextmanager
-def parent_run(config, task: str, dataset, dataset_hash: str, dataset_source: str,
+def parent_run(config, task: str, inputs: DataInputs, dataset_hash: str,
                extra_tags: dict[str, str] | None = None) -> Iterator[Any]:
-    """The parent run of one (config, task): params, tags and dataset input up front.
+    """The parent run of one (config, task): params, tags and dataset inputs up front.
 
     An exception ends it FAILED and Ctrl-C ends it KILLED, so no run is left RUNNING.
     """
@@ -121,6 +159,7 @@ def parent_run(config, task: str, dataset, dataset_hash: str, dataset_source: st
         "cnbench.dataset_hash": dataset_hash,
         "cnbench.seed": str(config.seed),
         "cnbench.config_hash": config.digest(),
+        "cnbench.train_on": config.train_on,
         **(extra_tags or {}),
     }
     commit = git_commit()
@@ -129,14 +168,8 @@ def parent_run(config, task: str, dataset, dataset_hash: str, dataset_source: st
     run = mlflow.start_run(experiment_id=experiment_id(task), run_name=config.name, tags=tags)
     try:
         mlflow.log_params(config.flat())
-        with warnings.catch_warnings():
-            # MLflow warns that a local path could be two kinds of source and that integer
-            # columns cannot hold missing values; neither applies to this dataset.
-            warnings.simplefilter("ignore", UserWarning)
-            data_input = mlflow.data.from_pandas(
-                dataset.to_pandas(), source=dataset_source, targets="label",
-                name=f"{EXPERIMENT_PREFIX}-{task}", digest=dataset_hash)
-            _log_input(data_input)
+        _log_input(inputs.training, "training")
+        _log_input(inputs.evaluation, "evaluation")
         yield run
     except KeyboardInterrupt:
         mlflow.end_run(status="KILLED")
@@ -148,7 +181,7 @@ def parent_run(config, task: str, dataset, dataset_hash: str, dataset_source: st
         mlflow.end_run(status="FINISHED")
 
 
-def _log_input(data_input) -> None:
+def _log_input(data_input, context: str) -> None:
     """``mlflow.log_input``, once more if it collides with another writer.
 
     Two processes logging the same dataset to one experiment at once (``bench --jobs``,
@@ -159,10 +192,10 @@ def _log_input(data_input) -> None:
     from mlflow.exceptions import MlflowException
 
     try:
-        mlflow.log_input(data_input, context="evaluation")
+        mlflow.log_input(data_input, context=context)
     except MlflowException:
         time.sleep(0.5)
-        mlflow.log_input(data_input, context="evaluation")
+        mlflow.log_input(data_input, context=context)
 
 
 def log_fold(fold: FoldResult, task: str) -> str:
@@ -244,6 +277,7 @@ def log_evaluation(evaluation: Evaluation) -> None:
     import mlflow
 
     mlflow.log_metrics(flat_metrics(evaluation.metrics) | {
+        **{f"n_train_final_{k}": v for k, v in evaluation.n_train_final.items()},
         "macro_f1_ci_low": evaluation.ci[0], "macro_f1_ci_high": evaluation.ci[1],
         "fit_seconds": evaluation.fit_seconds, "final_fit_seconds": evaluation.final_fit_seconds,
         "throughput": evaluation.throughput,

@@ -10,7 +10,7 @@ from . import dataset as ds
 from . import tracking
 from .config import ExperimentConfig
 from .models import MODELS
-from .protocol import Evaluation, evaluate
+from .protocol import Evaluation, Units, evaluate
 
 
 def is_main_process() -> bool:
@@ -34,17 +34,18 @@ def train(config: ExperimentConfig, task: str, data_dir: Path | str = ds.DATA_DI
     the published model is the first seed's). ``champion=False`` leaves the ``champion``
     alias alone: parallel bench workers would race on it, so the bench moves it once at the end.
     """
-    data = ds.load(task, data_dir)
-    columns = (data["text"], data["label"], data["doc_id"], data["id"])
+    splits = {split: ds.load(task, data_dir, split) for split in ds.SPLITS}
+    real, synthetic = (Units.of(d["text"], d["label"], d["doc_id"], d["id"])
+                       for d in (splits["real"], splits["synthetic"]))
     # Under torchrun every rank trains (DDP needs them all), but only rank 0 talks to MLflow,
     # so one launch makes one set of runs and one checkpoint.
     if not track or not is_main_process():
-        return TrainResult(None, evaluate(config, task, *columns, fit_final=final_model))
+        return TrainResult(None, evaluate(config, task, real, synthetic, fit_final=final_model))
     tracking.setup(tracking_uri)
-    source = str((ds.processed_dir(data_dir) / task / "train.parquet").resolve())
-    with tracking.parent_run(config, task, data, ds.dataset_hash(task, data_dir), source,
+    inputs = tracking.DataInputs.of(task, splits, config.train_on, data_dir)
+    with tracking.parent_run(config, task, inputs, ds.dataset_hash(task, data_dir),
                              extra_tags) as run:
-        evaluation = evaluate(config, task, *columns, fit_final=final_model,
+        evaluation = evaluate(config, task, real, synthetic, fit_final=final_model,
                               on_fold=lambda fold: tracking.log_fold(fold, task))
         tracking.log_evaluation(evaluation)
         if final_model:
