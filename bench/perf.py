@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import platform
@@ -184,7 +183,7 @@ def budget_check(task: str = "stance", seeds: tuple[int, ...] = (0, 1, 2)) -> li
                 params.update({k: params.get(k, 1) * v for k, v in factor.items()})
             scores = []
             for seed in seeds:
-                cfg = dataclasses.replace(base, params=params, seed=seed)
+                cfg = base.replace(params=params, seed=seed)
                 scores.append(evaluate(cfg, task, real, synthetic,
                                        fit_final=False).metrics["macro_f1"])
             rows.append({"method": name, "budget": label, "params": params,

@@ -191,7 +191,8 @@ def tiny_bert(tmp_path_factory) -> Path:
     return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
 
 
-def tiny_config(model: str, tiny_bert: Path, name: str | None = None, **params):
+def tiny_config(model: str, tiny_bert: Path, name: str | None = None, train_cap: int = 160,
+                **params):
     """A validated config for ``model`` on the tiny BERT: one epoch, one SetFit iteration."""
     from crypto_news_bench.config import validate
 
@@ -200,7 +201,7 @@ def tiny_config(model: str, tiny_bert: Path, name: str | None = None, **params):
                 "setfit": {"num_iterations": 1, "epochs": 1, "batch_size": 16}}[model]
     # The real pages and a sample of the synthetic corpus: enough to exercise both, quick.
     return validate(name or f"tiny-{model}", {
-        "model": model, "train_cap": 160,
+        "model": model, "train_cap": train_cap,
         "params": {"model_name_or_path": str(tiny_bert), **defaults, **params},
     })
 

@@ -184,15 +184,77 @@ def test_missing_file(cfg_dir):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("seed: abc", "seed must be a number, got 'abc'"),
-    ("bootstrap_resamples: many", "bootstrap_resamples must be a number"),
-    ("confidence: high", "confidence must be a number"),
-    ("confidence: 1.5", "confidence must be between 0 and 1"),
-    ("confidence: 0", "confidence must be between 0 and 1"),
+    ("seed: abc", "seed = 'abc': Input should be a valid integer"),
+    ("seed: true", "seed = True: Input should be a valid integer"),
+    ("seed: -1", "seed = -1: Input should be greater than or equal to 0"),
+    ("bootstrap_resamples: many", "bootstrap_resamples = 'many': Input should be a valid "
+                                  "integer"),
+    ("bootstrap_resamples: 0", "bootstrap_resamples = 0: Input should be greater than or "
+                               "equal to 1"),
+    ("confidence: high", "confidence = 'high': Input should be a valid number"),
+    ("confidence: 1.5", "confidence = 1.5: Input should be less than 1"),
+    ("confidence: 0", "confidence = 0: Input should be greater than 0"),
+    ("description: [a]", "description = ['a']: Input should be a valid string"),
 ])
 def test_bad_numbers(cfg_dir, text, message):
-    with pytest.raises(ConfigError, match=message):
-        load_config(write(cfg_dir, "bad.yaml", f"model: majority\n{text}\n"))
+    path = write(cfg_dir, "bad.yaml", f"model: majority\n{text}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    assert str(exc.value) == f"{path}: {message}"
+
+
+# The values the reliability review found accepted at load and failing at fit time (or never):
+# each is refused when the config loads, naming the file, the key, the value and the range.
+@pytest.mark.parametrize("model, param, value, message", [
+    ("finetune", "batch_size", "0", "Input should be greater than or equal to 1"),
+    ("finetune", "learning_rate", "-1", "Input should be greater than 0"),
+    ("finetune", "epochs", "ten", "Input should be a valid number"),
+    ("finetune", "max_length", "0", "Input should be greater than or equal to 1"),
+    ("finetune", "warmup_ratio", "1.5", "Input should be less than 1"),
+    ("finetune", "freeze_embeddings", "maybe", "Input should be a valid boolean"),
+    ("tfidf_word_lr", "C", "ten", "Input should be a valid number"),
+    ("tfidf_word_lr", "C", "0", "Input should be greater than 0"),
+    ("tfidf_word_lr", "C", ".nan", "Input should be a finite number"),
+    ("tfidf_word_lr", "ngram_max", "0", "Input should be greater than or equal to 1"),
+    ("tfidf_char_svm", "min_df", "1.5", "Input should be a valid integer"),
+    ("setfit", "num_iterations", "0", "Input should be greater than or equal to 1"),
+    ("setfit", "freeze_layers", "-2", "Input should be greater than or equal to 0"),
+    ("frozen_encoder", "model_name_or_path", "''", "String should have at least 1 character"),
+    ("vader", "pos_threshold", "2", "Input should be less than or equal to 1"),
+    ("justext", "length_low", "many", "Input should be a valid integer"),
+])
+def test_bad_param_values_are_refused_at_load(cfg_dir, model, param, value, message):
+    path = write(cfg_dir, "bad.yaml", f"model: {model}\nparams:\n  {param}: {value}\n")
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    text = str(exc.value)
+    assert text.startswith(f"{path}: params.{param} = ")
+    assert text.endswith(f": {message}")
+    assert "\n" not in text
+
+
+def test_good_param_values_load(cfg_dir):
+    cfg = load_config(write(cfg_dir, "ok.yaml", "model: finetune\nparams:\n  epochs: 2\n"
+                                                "  learning_rate: 1.0e-4\n  batch_size: 4\n"))
+    assert cfg.params == {"epochs": 2, "learning_rate": 1e-4, "batch_size": 4}
+
+
+def test_replace_validates_the_change():
+    cfg = load_config(CONFIG_DIR / "tfidf_word_lr.yaml")
+    assert cfg.replace(seed=3).seed == 3 and cfg.replace(seed=3).digest() == cfg.digest()
+    with pytest.raises(ConfigError, match="seed = True: Input should be a valid integer"):
+        cfg.replace(seed=True)
+    with pytest.raises(ConfigError, match="params.C = 0: Input should be greater than 0"):
+        cfg.replace(params={"C": 0})
+
+
+def test_the_cli_refuses_a_bad_config_before_training(cfg_dir, capsys):
+    from crypto_news_bench.cli import main
+
+    path = write(cfg_dir, "bad.yaml", "model: tfidf_word_lr\nparams: {C: 0}\n")
+    assert main(["train", str(path), "--no-track"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {path}: params.C = 0: Input should be greater than 0\n"
 
 
 def test_validate_directly():
@@ -232,10 +294,11 @@ def test_train_on_defaults_to_real_plus_synthetic(cfg_dir):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("train_on: fake\n", "train_on must be one of real, synthetic, real+synthetic; got 'fake'"),
-    ("train_cap: 0\n", "train_cap must be a whole number of 1 or more, or null; got 0"),
-    ("train_cap: true\n", "train_cap must be a whole number of 1 or more, or null; got True"),
-    ("train_cap: 2.5\n", "train_cap must be a whole number of 1 or more, or null; got 2.5"),
+    ("train_on: fake\n", "train_on = 'fake': Input should be 'real', 'synthetic' or "
+                         "'real+synthetic'"),
+    ("train_cap: 0\n", "train_cap = 0: Input should be greater than or equal to 1"),
+    ("train_cap: true\n", "train_cap = True: Input should be a valid integer"),
+    ("train_cap: 2.5\n", "train_cap = 2.5: Input should be a valid integer"),
 ])
 def test_bad_train_on_and_cap(cfg_dir, text, message):
     path = write(cfg_dir, "m.yaml", "model: majority\n" + text)
@@ -278,3 +341,16 @@ def test_bad_extends(cfg_dir, files, message):
         write(cfg_dir, name, text)
     with pytest.raises(ConfigError, match=message.replace("[", "\\[")):
         load_config(cfg_dir / "a.yaml")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("tasks:\n- []\n", "unknown task []; valid tasks: boilerplate, stance, claim_type"),
+    ("tasks: 3\n", "tasks = 3: expected a task name or a list of them"),
+    ('"a\\nb": 1\n', "unknown key(s) 'a\\nb'; valid keys: "),
+])
+def test_odd_values_found_by_fuzzing_are_one_line_errors(cfg_dir, text, message):
+    path = write(cfg_dir, "odd.yaml", "model: tfidf_word_lr\n" + text)
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    assert str(exc.value).startswith(f"{path}: {message}")
+    assert "\n" not in str(exc.value)

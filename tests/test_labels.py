@@ -172,6 +172,18 @@ def test_sentence_label_under_boilerplate_block(tiny_data_dir):
     assert "boilerplate" in msg
 
 
+@pytest.mark.parametrize("uid", ["a01:L4:S1", "a01:L99:S1", "zz9:L1:S1"])
+def test_sentence_label_whose_block_does_not_exist(tiny_data_dir, uid):
+    """A01's line 4 is blank, line 99 is past the end, zz9 is no document: the block does not
+    exist, which is not the same as a block labelled boilerplate."""
+    path = ann(tiny_data_dir, "claim_type")
+    append_line(path, {"id": uid, "text_sha256": "0" * 16, "label": "no_claim"})
+    block = uid.rsplit(":S", 1)[0]
+    with raises(f"{path}:6: sentence {uid} is labelled for 'claim_type', but its block {block} "
+                "does not exist (no such document or non-empty line)"):
+        gold_examples(tiny_data_dir)
+
+
 def test_block_relabelled_boilerplate_orphans_its_sentence_labels(tiny_data_dir, jsonl):
     bp = ann(tiny_data_dir, "boilerplate")
     records = jsonl.read(bp)

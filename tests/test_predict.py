@@ -204,6 +204,47 @@ def test_missing_model_is_reported_once_the_article_is_fine(tmp_path, capsys):
     assert MISSING_MODEL in err
 
 
+def test_a_folder_given_as_the_article_is_one_line(tmp_path, capsys):
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    code, err = run_predict(folder, tmp_path / "out", capsys, f"stance={MISSING_MODEL}")
+    assert (code, err) == (2, f"error: {folder}: is a folder; predict takes a plain-text "
+                              "article file\n")
+
+
+def test_out_naming_a_file_is_one_line(tmp_path, capsys):
+    article = tmp_path / "article.txt"
+    article.write_text("Binance said users are safe.\n", encoding="utf-8")
+    out = tmp_path / "out.txt"
+    out.write_text("keep me", encoding="utf-8")
+    code, err = run_predict(article, out, capsys, f"stance={MISSING_MODEL}")
+    assert (code, err) == (2, f"error: {out}: is a file; --out names the folder to write "
+                              "predictions to\n")
+    assert out.read_text(encoding="utf-8") == "keep me"
+
+
+def test_a_second_prediction_of_the_same_name_needs_overwrite(model_dirs, tmp_path, capsys):
+    first, second = tmp_path / "a" / "article.txt", tmp_path / "b" / "article.txt"
+    for path, text in ((first, "Binance said users are safe.\n"),
+                       (second, "The SEC sued the exchange.\n")):
+        path.parent.mkdir()
+        path.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    models = f"stance={model_dirs['stance']}"
+    assert cli.main(["predict", "--models", models, str(first), "--out", str(out)]) == 0
+    page = (out / "article.html").read_text(encoding="utf-8")
+    capsys.readouterr()
+    code, err = run_predict(second, out, capsys, models)
+    assert code == 2
+    assert err == (f"error: {out / 'article.predictions.jsonl'}: exists, from an earlier "
+                   "prediction of an article named 'article'; use --overwrite to replace it, "
+                   "or another --out\n")
+    assert (out / "article.html").read_text(encoding="utf-8") == page
+    assert cli.main(["predict", "--models", models, str(second), "--out", str(out),
+                     "--overwrite"]) == 0
+    assert "The SEC sued the exchange." in (out / "article.html").read_text(encoding="utf-8")
+
+
 # --- bad --models ---------------------------------------------------------------------------
 
 

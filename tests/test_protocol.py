@@ -254,9 +254,8 @@ def recorder(monkeypatch):
 
 @pytest.mark.parametrize("train_on", ["real", "synthetic", "real+synthetic"])
 def test_no_fold_tests_a_synthetic_unit(recorder, train_on):
-    import dataclasses
 
-    cfg = dataclasses.replace(config("majority"), train_on=train_on)
+    cfg = config("majority").replace(train_on=train_on)
     ev = evaluate(cfg, "stance", real(UNITS), real(SYNTHETIC), fit_final=False)
     synthetic_texts = {text for _, _, text, _ in SYNTHETIC}
     tested = [t for batch in recorder.predicts for t in batch]
@@ -267,7 +266,6 @@ def test_no_fold_tests_a_synthetic_unit(recorder, train_on):
 
 
 def test_train_on_decides_what_each_fold_fits_on(recorder):
-    import dataclasses
 
     syn_texts = [text for _, _, text, _ in SYNTHETIC]
     for train_on, expected_c in [
@@ -276,7 +274,7 @@ def test_train_on_decides_what_each_fold_fits_on(recorder):
         ("real+synthetic", [t for _, d, t, _ in UNITS if d != "c"] + syn_texts),
     ]:
         recorder.fits.clear()
-        cfg = dataclasses.replace(config("majority"), train_on=train_on)
+        cfg = config("majority").replace(train_on=train_on)
         ev = evaluate(cfg, "stance", real(UNITS), real(SYNTHETIC))
         fold_c = ev.folds[2]
         assert fold_c.n_train == len(expected_c)
@@ -295,11 +293,10 @@ def test_train_on_decides_what_each_fold_fits_on(recorder):
 
 
 def test_train_on_synthetic_without_a_synthetic_corpus_is_an_error():
-    import dataclasses
 
     from crypto_news_bench.errors import DataError
 
-    cfg = dataclasses.replace(config("majority"), train_on="synthetic")
+    cfg = config("majority").replace(train_on="synthetic")
     with pytest.raises(DataError, match="config 'test-majority' has train_on: synthetic, but "
                                         "there are no synthetic stance units"):
         evaluate(cfg, "stance", real(UNITS))
@@ -321,9 +318,8 @@ def test_training_indices_cap_keeps_every_real_unit_and_samples_the_synthetic():
 
 
 def test_train_cap_bounds_every_fit(recorder):
-    import dataclasses
 
-    cfg = dataclasses.replace(config("majority"), train_cap=7)
+    cfg = config("majority").replace(train_cap=7)
     ev = evaluate(cfg, "stance", real(UNITS), real(SYNTHETIC))
     assert [f.n_train for f in ev.folds] == [7, 7, 7]
     assert all(len(fit) == 7 for fit in recorder.fits[:-1])

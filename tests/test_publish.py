@@ -206,18 +206,96 @@ def test_fold_run_is_refused(use_transformer_store, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_non_empty_folder_needs_overwrite(use_transformer_store, tmp_path):
+def test_non_empty_folder_needs_overwrite_and_overwrite_spares_other_folders(
+        use_transformer_store, tmp_path):
+    """`publish --overwrite` into a folder that is not an earlier publish deleted it, and
+    deleted it before the export: now it is refused and nothing is touched."""
     transformer_store = use_transformer_store
     run_id = transformer_store.results[("stance", "tfidf_word_lr")].run_id
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("mine", encoding="utf-8")
+    (out / "precious").mkdir(parents=True)
+    (out / "precious" / "thesis.txt").write_text("mine", encoding="utf-8")
     with pytest.raises(publish_mod.PublishError,
-                       match=r"folder exists and is not empty \(use --overwrite\)"):
+                       match=r"folder exists and is not empty \(--overwrite replaces a folder "
+                             r"written by an earlier cnbench publish\)"):
         publish_mod.publish(run_id, out, tracking_uri=transformer_store.uri)
-    assert files_in(out) == {"keep.txt"}
-    publish_mod.publish(run_id, out, tracking_uri=transformer_store.uri, overwrite=True)
+    with pytest.raises(publish_mod.PublishError,
+                       match=r"--overwrite replaces only a folder written by cnbench publish "
+                             r"\(with its labels.json and model card\); this one is not, so "
+                             r"nothing was changed"):
+        publish_mod.publish(run_id, out, tracking_uri=transformer_store.uri, overwrite=True)
+    assert files_in(out) == {"precious/thesis.txt"}
+    # A labels.json alone does not make a folder ours.
+    (out / "labels.json").write_text("{}", encoding="utf-8")
+    (out / "README.md").write_text("# my notes\n", encoding="utf-8")
+    with pytest.raises(publish_mod.PublishError, match="this one is not"):
+        publish_mod.publish(run_id, out, tracking_uri=transformer_store.uri, overwrite=True)
+    assert (out / "precious" / "thesis.txt").is_file()
+
+
+def test_overwrite_replaces_an_earlier_publish(use_transformer_store, tmp_path):
+    transformer_store = use_transformer_store
+    out = tmp_path / "out"
+    first = transformer_store.results[("stance", "tiny-finetune")].run_id
+    second = transformer_store.results[("stance", "tfidf_word_lr")].run_id
+    publish_mod.publish(first, out, tracking_uri=transformer_store.uri)
+    assert "model.safetensors" in files_in(out)
+    publish_mod.publish(second, out, tracking_uri=transformer_store.uri, overwrite=True)
     assert files_in(out) == {"model.skops", "labels.json", "README.md"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging left behind
+
+
+def test_a_failed_export_leaves_the_earlier_publish_as_it_was(use_transformer_store, tmp_path,
+                                                              monkeypatch):
+    transformer_store = use_transformer_store
+    out = tmp_path / "out"
+    run_id = transformer_store.results[("stance", "tfidf_word_lr")].run_id
+    publish_mod.publish(run_id, out, tracking_uri=transformer_store.uri)
+    before = {name: (out / name).read_bytes() for name in files_in(out)}
+
+    def broken(flavour, local, staging):
+        (staging / "half-written").write_text("x", encoding="utf-8")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(publish_mod, "_export", broken)
+    with pytest.raises(OSError, match="disk full"):
+        publish_mod.publish(run_id, out, tracking_uri=transformer_store.uri, overwrite=True)
+    assert {name: (out / name).read_bytes() for name in files_in(out)} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_out_naming_a_file_is_refused(use_transformer_store, tmp_path, capsys):
+    from crypto_news_bench import cli
+
+    out = tmp_path / "model.txt"
+    out.write_text("keep", encoding="utf-8")
+    run_id = use_transformer_store.results[("stance", "tfidf_word_lr")].run_id
+    assert cli.main(["publish", run_id, "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (f"error: {out}: is a file; --out names the folder to "
+                                       "write\n")
+    assert out.read_text(encoding="utf-8") == "keep"
+
+
+def test_a_run_whose_model_artifact_is_missing_is_one_line(use_transformer_store, tmp_path,
+                                                           capsys):
+    from crypto_news_bench import cli
+
+    store = use_transformer_store
+    run = parent_run(store, "tfidf_word_lr")
+    model_id = run.data.tags["cnbench.model_uri"].rsplit("/", 1)[-1]
+    folder = Path(store.client.get_logged_model(model_id).artifact_location
+                  .removeprefix("file://"))
+    aside = tmp_path / "aside"
+    folder.rename(aside)
+    try:
+        code = cli.main(["publish", run.info.run_id, "--out", str(tmp_path / "o")])
+    finally:
+        aside.rename(folder)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert err.startswith(f"error: run {run.info.run_id}: its model "
+                          f"{run.data.tags['cnbench.model_uri']} cannot be read from the store")
+    assert not (tmp_path / "o").exists()
 
 
 def test_empty_existing_folder_is_fine(use_transformer_store, tmp_path):

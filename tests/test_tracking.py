@@ -91,7 +91,7 @@ def download(store, run_id: str, path: str, dst: Path) -> Path:
 def test_parent_run_tags(store):
     run = store.client.get_run(store.first.run_id)
     assert run.info.status == "FINISHED"
-    assert run.info.run_name == "tfidf_word_lr"
+    assert run.info.run_name == "tfidf_word_lr-seed0"  # seeds told apart in the UI
     assert run.info.experiment_id == store.experiment_id
     tags = run.data.tags
     assert tags["cnbench.kind"] == "parent"
@@ -438,3 +438,23 @@ def test_log_input_retries_once_after_a_collision(monkeypatch):
     monkeypatch.setattr(mlflow, "log_input", always)
     with pytest.raises(MlflowException, match="store is read-only"):
         tracking._log_input(object(), "evaluation")
+
+
+@pytest.mark.parametrize("uri, scheme", [("foo://host/x", "'foo'"), ("mlruns", "'(none)'"),
+                                         ("file:///tmp/store", "'file'")])
+@pytest.mark.parametrize("command", [["compare"], ["train", str(CONFIG), "--task", "stance"]])
+def test_a_tracking_uri_with_an_unknown_scheme_is_one_line(monkeypatch, capsys, uri, scheme,
+                                                           command):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    assert cli.main(command) == 2
+    assert capsys.readouterr().err == (
+        f"error: tracking URI {uri!r}: unknown scheme {scheme}; use http(s)://HOST:PORT for a "
+        "server or sqlite:///PATH for a local store (MLflow's plain-folder store is not "
+        "supported)\n")
+
+
+def test_known_schemes_pass_the_check():
+    for uri in ("sqlite:///x.db", "http://h:5000", "https://h", "postgresql+psycopg2://u@h/db",
+                "databricks"):
+        if "://" in uri:
+            tracking.check_scheme(uri)

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import ConfigError, DataError
+from .errors import CnbenchError, ConfigError, DataError
 
 
 def _data(args: argparse.Namespace) -> None:
@@ -119,13 +119,19 @@ def _predict(args: argparse.Namespace) -> None:
         if task in refs:
             raise DataError(f"--models names {task} twice ({refs[task]!r} and {ref!r})")
         refs[task] = ref
-    # Read the article before loading any model: a bad file should fail in a second.
+    # Read the article and check the outputs before loading any model: a bad file should
+    # fail in a second.
     from .corpus import decode_text
+    from .predict import check_outputs
 
-    decode_text(Path(args.article))
+    article = Path(args.article)
+    if article.is_dir():
+        raise DataError(f"{article}: is a folder; predict takes a plain-text article file")
+    decode_text(article)
+    check_outputs(article, args.out, args.overwrite)
     predictors = {task: load_predictor(ref, task, args.precision) for task, ref in refs.items()}
-    raw, predictions = predict_article(args.article, predictors)
-    jsonl, page = write_outputs(args.article, raw, predictions, args.out)
+    raw, predictions = predict_article(article, predictors)
+    jsonl, page = write_outputs(article, raw, predictions, args.out)
     print(f"{len(predictions)} predictions: {jsonl}\npage: {page}")
 
 
@@ -196,6 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="per task: a published folder, models:/NAME@ALIAS, runs:/ID/model, or "
                         f"champion (default: {DEFAULT_MODELS})")
     p.add_argument("--out", default="predictions", help="output folder (default: %(default)s)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the outputs of an earlier prediction of the same article name")
     p.add_argument("--precision", choices=PRECISIONS, default="float32",
                    help="arithmetic of transformer models: bfloat16 is faster on CPUs with "
                         "native bf16 and may flip near-tied labels (default: %(default)s)")
@@ -220,19 +228,12 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(key, value)
     try:
         args.func(args)
-    except (DataError, ConfigError) as exc:
+    except CnbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:
-        from .tracking import TrackingError
-
-        if isinstance(exc, TrackingError):
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        raise
     return 0
 
 

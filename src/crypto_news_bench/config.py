@@ -1,20 +1,27 @@
 """Experiment configs: YAML files under ``configs/``, validated on load.
 
 A config is plain data: ``model`` names an entry of the model registry, ``params`` are that
-model's constructor arguments, and the rest overrides ``configs/defaults.yaml``. Anything
-unknown is an error that lists the valid choices.
+model's constructor arguments, and the rest overrides ``configs/defaults.yaml``; ``extends``
+starts from another config of the folder. Everything is checked when the file loads, before
+anything trains: an unknown key, model, parameter or task is an error listing the valid
+choices, and a value of the wrong type or out of range is an error naming the file, the key,
+the value and what is allowed. The checks are a pydantic model (``ExperimentConfig``) and,
+for ``params``, one built from the estimator's own signature (``models.params``).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import hashlib
+import json
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigError
 from .models import MODELS
+from .models.params import NonNegativeInt, PositiveInt
 from .schema import TASKS
 
 CONFIG_DIR = Path("configs")
@@ -23,28 +30,37 @@ DEFAULT_KEYS = {"seed", "tasks", "bootstrap_resamples", "confidence", "train_on"
 CONFIG_KEYS = DEFAULT_KEYS | {"model", "params", "description", "extends"}
 # What each leave-one-real-document-out fold trains on (the test page is always real).
 TRAIN_ON = ("real", "synthetic", "real+synthetic")
+TrainOn = Literal["real", "synthetic", "real+synthetic"]
 
 
-@dataclass(frozen=True)
-class ExperimentConfig:
+class ExperimentConfig(BaseModel):
+    """One validated experiment: a model, its parameters, and how the protocol runs it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
     name: str
     model: str
-    params: dict[str, Any] = field(default_factory=dict)
-    seed: int = 0
+    params: dict[str, Any] = Field(default_factory=dict)
+    seed: NonNegativeInt = 0
     tasks: tuple[str, ...] = tuple(TASKS)
-    bootstrap_resamples: int = 1000
-    confidence: float = 0.95
+    bootstrap_resamples: PositiveInt = 1000
+    confidence: Annotated[float, Field(gt=0, lt=1)] = 0.95
     description: str = ""
-    train_on: str = "real+synthetic"
+    train_on: TrainOn = "real+synthetic"
     # At most this many training units per fit: every real one is kept, the synthetic ones
     # are a seeded sample of the rest (None: no cap).
-    train_cap: int | None = None
+    train_cap: PositiveInt | None = None
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _tasks_as_tuple(cls, value: Any) -> Any:
+        # YAML gives a list, or one name as a string; both mean the same tasks.
+        if isinstance(value, str):
+            return (value,)
+        return tuple(value) if isinstance(value, list) else value
 
     def digest(self) -> str:
         """Hash of everything that shapes the results except the name and the seed."""
-        import hashlib
-        import json
-
         content = {k: v for k, v in self.flat().items() if k not in ("name", "seed",
                                                                       "description")}
         return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()
@@ -52,10 +68,15 @@ class ExperimentConfig:
 
     def flat(self) -> dict[str, Any]:
         """Flattened for MLflow params: ``params.C`` and so on."""
-        out = {k: v for k, v in asdict(self).items() if k != "params"}
+        out = {k: v for k, v in self.model_dump().items() if k != "params"}
         out["tasks"] = ",".join(self.tasks)
         out.update({f"params.{k}": v for k, v in sorted(self.params.items())})
         return out
+
+    def replace(self, **changes: Any) -> ExperimentConfig:
+        """A copy with ``changes``, validated like a config file."""
+        data = {**self.model_dump(), **changes}
+        return validate(data.pop("name"), data, f"<{self.name}>")
 
 
 def _read_yaml(path: Path) -> dict:
@@ -63,28 +84,43 @@ def _read_yaml(path: Path) -> dict:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        reason = str(exc).replace("\n", " ")
+        raise ConfigError(f"{path}: not valid YAML ({reason})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
+    bad = [k for k in data if not isinstance(k, str)]
+    if bad:
+        raise ConfigError(f"{path}: keys must be names, got {bad[0]!r}")
     return data
 
 
-def _check_keys(path: Path, data: dict, allowed: set[str]) -> None:
-    unknown = sorted(set(data) - allowed)
+def _shown(name: Any) -> str:
+    """A key as typed when it is a plain name, else quoted (keeps the message one line)."""
+    return name if isinstance(name, str) and name.isidentifier() else repr(name)
+
+
+def _check_keys(path: Path | str, data: dict, allowed: set[str]) -> None:
+    unknown = sorted(_shown(k) for k in set(data) - allowed)
     if unknown:
         raise ConfigError(
             f"{path}: unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(sorted(allowed))}"
         )
 
 
+def _value_error(where: Path | str, exc: ValidationError, prefix: str = "") -> ConfigError:
+    """The first error of a pydantic validation as one line: file, key, value, what is allowed."""
+    err = exc.errors()[0]
+    key = prefix + ".".join(str(part) for part in err["loc"])
+    return ConfigError(f"{where}: {key} = {err.get('input')!r}: {err['msg']}")
+
+
 def validate(name: str, data: dict, where: str | Path = "<config>") -> ExperimentConfig:
-    where = Path(where)
     _check_keys(where, data, CONFIG_KEYS)
     model = data.get("model")
-    if model not in MODELS:
+    if not isinstance(model, str) or model not in MODELS:
         raise ConfigError(
             f"{where}: unknown model {model!r}; valid models: {', '.join(MODELS)}"
         )
@@ -93,43 +129,34 @@ def validate(name: str, data: dict, where: str | Path = "<config>") -> Experimen
     if not isinstance(params, dict):
         raise ConfigError(f"{where}: params must be a mapping")
     valid_params = spec.param_names()
-    unknown = sorted(set(params) - set(valid_params))
+    unknown = sorted(_shown(k) for k in params if k not in valid_params)
     if unknown:
         raise ConfigError(
             f"{where}: unknown param(s) {', '.join(unknown)} for model {model!r}; valid params: "
             f"{', '.join(valid_params) or '(none)'}"
         )
+    try:
+        spec.param_schema().model_validate(params)
+    except ValidationError as exc:
+        raise _value_error(where, exc, "params.") from None
     tasks = data.get("tasks", list(spec.tasks))
-    if isinstance(tasks, str):
-        tasks = [tasks]
-    for task in tasks:
-        if task not in TASKS:
+    if not isinstance(tasks, (str, list, tuple)):
+        raise ConfigError(f"{where}: tasks = {tasks!r}: expected a task name or a list of them")
+    for task in [tasks] if isinstance(tasks, str) else tasks:
+        if not isinstance(task, str) or task not in TASKS:
             raise ConfigError(f"{where}: unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
         if task not in spec.tasks:
             raise ConfigError(
                 f"{where}: model {model!r} does not support task {task!r}; it supports: "
                 f"{', '.join(spec.tasks)}"
             )
-    for key, kind in (("seed", int), ("bootstrap_resamples", int), ("confidence", float)):
-        if key in data and not isinstance(data[key], (kind, int)):
-            raise ConfigError(f"{where}: {key} must be a number, got {data[key]!r}")
-    if not 0 < float(data.get("confidence", 0.95)) < 1:
-        raise ConfigError(f"{where}: confidence must be between 0 and 1")
-    train_on = data.get("train_on", "real+synthetic")
-    if train_on not in TRAIN_ON:
-        raise ConfigError(f"{where}: train_on must be one of {', '.join(TRAIN_ON)}; got "
-                          f"{train_on!r}")
-    cap = data.get("train_cap")
-    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
-        raise ConfigError(f"{where}: train_cap must be a whole number of 1 or more, or null; "
-                          f"got {cap!r}")
-    return ExperimentConfig(
-        name=name, model=model, params=dict(params), seed=int(data.get("seed", 0)),
-        tasks=tuple(tasks), bootstrap_resamples=int(data.get("bootstrap_resamples", 1000)),
-        confidence=float(data.get("confidence", 0.95)),
-        description=str(data.get("description", spec.description)),
-        train_on=train_on, train_cap=cap,
-    )
+    fields = {k: v for k, v in data.items() if k not in ("model", "params")}
+    fields.setdefault("tasks", list(spec.tasks))
+    fields.setdefault("description", spec.description)
+    try:
+        return ExperimentConfig(name=name, model=model, params=dict(params), **fields)
+    except ValidationError as exc:
+        raise _value_error(where, exc) from None
 
 
 def _read_config(path: Path, chain: tuple[Path, ...] = ()) -> dict:
@@ -152,10 +179,11 @@ def _read_config(path: Path, chain: tuple[Path, ...] = ()) -> dict:
         raise ConfigError(f"{path}: extends {parent!r}, but {base_path} is not a model config")
     base = _read_config(base_path, (*chain, path.resolve()))
     base.pop("description", None)  # the variant's own, or its model's
-    params = {**(base.get("params") or {}), **(data.get("params") or {})}
+    base_params, own_params = base.get("params") or {}, data.get("params") or {}
     merged = {**base, **data}
-    if params:
-        merged["params"] = params
+    if isinstance(base_params, dict) and isinstance(own_params, dict) and (base_params
+                                                                           or own_params):
+        merged["params"] = {**base_params, **own_params}
     return merged
 
 
@@ -173,8 +201,10 @@ def load_config(path: Path | str, overrides: dict | None = None) -> ExperimentCo
     merged.update(data)
     # Tasks inherited from the defaults are narrowed to what the model supports (VADER does
     # stance only); tasks a config names itself must all be supported.
-    if "tasks" not in data and merged.get("model") in MODELS and "tasks" in merged:
-        supported = MODELS[merged["model"]].tasks
+    model = merged.get("model")
+    if "tasks" not in data and isinstance(model, str) and model in MODELS \
+            and isinstance(merged.get("tasks"), list):
+        supported = MODELS[model].tasks
         merged["tasks"] = [t for t in merged["tasks"] if t not in TASKS or t in supported]
     merged.update(overrides or {})
     return validate(path.stem, merged, path)

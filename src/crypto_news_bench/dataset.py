@@ -71,8 +71,10 @@ def gold_examples(data_dir: Path | str = DATA_DIR, docs: list[Document] | None =
     content = [u for u, lab in bp if lab.label == "content"]
     content_ids = {u.id for u in content}
     sents = [s for d in docs for s in sentences([b for b in content if b.doc_id == d.id])]
+    block_ids = {b.id for b in all_blocks}
     for name in ("stance", "claim_type"):
-        pairs = align(TASKS[name], sents, load_labels(annotations, name), content_ids)
+        pairs = align(TASKS[name], sents, load_labels(annotations, name), content_ids,
+                      block_ids)
         out[name] = [Example(u, lab.label, split) for u, lab in pairs]
     return out
 

@@ -7,7 +7,6 @@ one row per text with ``label`` and ``score``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import mlflow
@@ -21,15 +20,15 @@ ENCODE_BATCH_SIZE = 16
 
 
 def load_encoder_head(folder: str | Path):
-    """(encoder, head, label names) from a folder written by ``save_encoder_head``."""
-    import skops.io
-    from sentence_transformers import SentenceTransformer
+    """(encoder, head, label names) from a folder written by ``save_encoder_head``, through the
+    checks of ``safe_load``: nothing in the folder can run code."""
+    from crypto_news_bench.safe_load import load_sentence_transformer, load_skops, read_labels
 
     folder = Path(folder)
-    body = SentenceTransformer(str(folder), device="cpu")
     # The head is a scikit-learn LogisticRegression: no type outside scikit-learn/numpy.
-    head = skops.io.load(folder / HEAD_FILE, trusted=[])
-    labels = json.loads((folder / LABELS_FILE).read_text(encoding="utf-8"))["labels"]
+    head = load_skops(folder / HEAD_FILE, allowed=())
+    labels = read_labels(folder / LABELS_FILE)
+    body = load_sentence_transformer(folder)
     return body, head, labels
 
 

@@ -8,7 +8,6 @@ for many machines that log to one shared MLflow server.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,7 +89,7 @@ def load_grid(path: Path | str = CONFIG_DIR / GRID_FILE) -> list[Cell]:
                 continue
             run_seeds = seeds if MODELS[config.model].seeded else baseline_seeds
             for seed in run_seeds:
-                cells.append(Cell(dataclasses.replace(config, seed=seed), task,
+                cells.append(Cell(config.replace(seed=seed), task,
                                   final_model=seed == run_seeds[0]))
     return cells
 

@@ -3,6 +3,7 @@ unfinished cell of the grid with tracking, and write the report under ``bench/re
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,7 @@ def run_bench(grid_path: Path | str = grid.CONFIG_DIR / grid.GRID_FILE,
         cells = grid.shard(cells, *shard)
     dataset.build(data_dir)
     tracking.setup(tracking_uri)
+    tracking.mark_orphans(sorted({c.task for c in cells}))
     hashes = {t: dataset.dataset_hash(t, data_dir) for t in {c.task for c in cells}}
     done = set() if force else grid.finished_keys(cells, hashes)
     todo = [c for c in cells if c.key not in done]
@@ -81,7 +83,6 @@ def _run_cells(cells: list, data_dir, tracking_uri: str | None, jobs: int, bar):
             yield cell, _run_cell(cell, data_dir, tracking_uri, champion=True)
         return
     import multiprocessing
-    import os
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     # Experiments are created here, once: two workers creating one would collide.
@@ -90,18 +91,25 @@ def _run_cells(cells: list, data_dir, tracking_uri: str | None, jobs: int, bar):
     threads = max(1, (os.cpu_count() or 1) // jobs)
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_worker_init, initargs=(threads,))
+    # Costliest first (fine-tuning, then encoder + head, first seeds with their final fit
+    # before the others): the cheap cells fill the gaps at the end instead of one long cell
+    # running alone on one thread while the other core idles.
+    queue = sorted(cells, key=lambda c: (-COST.get(MODELS[c.config.model].flavour, 0),
+                                         not c.final_model))
+    pending: dict = {}
     try:
-        # Costliest first (fine-tuning, then encoder + head, first seeds with their final fit
-        # before the others): the cheap cells fill the gaps at the end instead of one long
-        # cell running alone on one thread while the other core idles.
-        ordered = sorted(cells, key=lambda c: (-COST.get(MODELS[c.config.model].flavour, 0),
-                                               not c.final_model))
-        pending = {pool.submit(_run_cell, cell, data_dir, tracking_uri): cell
-                   for cell in ordered}
-        while pending:
+        # Never more cells submitted than workers: the executor hands queued work to a worker
+        # as soon as one frees, so after Ctrl-C one more cell would start and be waited for.
+        while queue or pending:
+            while queue and len(pending) < jobs:
+                cell = queue.pop(0)
+                pending[pool.submit(_run_cell, cell, data_dir, tracking_uri)] = cell
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 yield pending.pop(future), future.result()
+    except KeyboardInterrupt:
+        _interrupt_workers(pool, pending)
+        raise
     finally:
         # On an error or Ctrl-C: no new cells; finished ones are in the store for a resume.
         pool.shutdown(wait=True, cancel_futures=True)
@@ -111,9 +119,31 @@ def _run_cells(cells: list, data_dir, tracking_uri: str | None, jobs: int, bar):
             tracking.update_champion(task)
 
 
-def _worker_init(threads: int) -> None:
-    import os
+def _interrupt_workers(pool, pending: dict, grace: float = 2.0, limit: float = 20.0) -> None:
+    """Ctrl-C: end the running cells' runs KILLED within seconds.
 
+    In a terminal the whole process group gets SIGINT and the workers end their runs
+    themselves; a SIGINT sent to this process alone reaches them from here, after a short
+    grace so that no worker is interrupted twice. A worker still busy after ``limit``
+    seconds is terminated (its run is then marked FAILED by the next bench).
+    """
+    import signal
+    from concurrent.futures import wait
+
+    if not pending:
+        return
+    _, running = wait(pending, timeout=grace)
+    if running:
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            if proc.is_alive():
+                os.kill(proc.pid, signal.SIGINT)
+        _, running = wait(running, timeout=limit)
+    if running:
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+
+
+def _worker_init(threads: int) -> None:
     import torch
 
     torch.set_num_threads(threads)

@@ -65,18 +65,24 @@ def read_label_file(path: Path, task: Task) -> dict[str, Label]:
 
 
 def align(task: Task, units: list[Unit], labels: dict[str, Label],
-          content_blocks: set[str] | None = None) -> list[tuple[Unit, Label]]:
+          content_blocks: set[str] | None = None,
+          all_blocks: set[str] | None = None) -> list[tuple[Unit, Label]]:
     """Pair every unit of the task with its label, refusing any mismatch.
 
     ``units`` must be the units the task covers (blocks, or the sentences of content blocks);
-    ``content_blocks`` (for sentence tasks) lets a label under a boilerplate block be named
-    as such rather than as an unknown unit.
+    ``content_blocks`` and ``all_blocks`` (for sentence tasks) let a label under a boilerplate
+    block, or under a block that does not exist, be named as such rather than as an unknown
+    unit.
     """
     by_id = {u.id: u for u in units}
     for uid, lab in labels.items():
         unit = by_id.get(uid)
         if unit is None:
             block_id = uid.rsplit(":S", 1)[0]
+            if ":S" in uid and all_blocks is not None and block_id not in all_blocks:
+                raise DataError(
+                    f"{lab.source}: sentence {uid} is labelled for {task.name!r}, but its block "
+                    f"{block_id} does not exist (no such document or non-empty line)")
             if content_blocks is not None and ":S" in uid and block_id not in content_blocks:
                 raise DataError(
                     f"{lab.source}: sentence {uid} is labelled for {task.name!r}, but its block "

@@ -52,8 +52,7 @@ def _row(task: str, config: str, runs: list) -> Row:
     newest = max(runs, key=lambda r: r.info.start_time)
     return Row(
         task=task, config=config, model=newest.data.tags.get("cnbench.model", ""),
-        # Runs from before the synthetic corpus trained on the real pages only.
-        train_on=newest.data.tags.get("cnbench.train_on", "real"),
+        train_on=_trained_on(newest),
         macro_f1=_mean(f1s), macro_f1_sd=float(statistics.stdev(f1s)) if len(f1s) > 1 else 0.0,
         n_seeds=len(runs), ci_low=_mean(m("macro_f1_ci_low")),
         ci_high=_mean(m("macro_f1_ci_high")), secondary_metric=secondary,
@@ -62,6 +61,18 @@ def _row(task: str, config: str, runs: list) -> Row:
         start_time=newest.info.start_time,
         per_class_f1={lab: _mean(m(f"f1_{lab}")) for lab in TASKS[task].labels},
     )
+
+
+def _trained_on(run) -> str:
+    """What the row's model learnt from: ``real``, ``synthetic``, ``real+synthetic``, or
+    ``untrained`` for the rule-based tools (jusText, VADER), which learn from nothing."""
+    from .models import MODELS
+
+    spec = MODELS.get(run.data.tags.get("cnbench.model", ""))
+    if spec is not None and not spec.trainable:
+        return "untrained"
+    # Runs from before the synthetic corpus trained on the real pages only.
+    return run.data.tags.get("cnbench.train_on", "real")
 
 
 def finished_parent_runs(task: str) -> list:

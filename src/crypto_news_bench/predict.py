@@ -70,13 +70,14 @@ class TransformersPredictor(Predictor):
         self.labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
 
     @classmethod
-    def from_folder(cls, folder: str | Path, **kwargs) -> TransformersPredictor:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    def from_folder(cls, folder: str | Path, tokenizer_folder: str | Path | None = None,
+                    **kwargs) -> TransformersPredictor:
+        """A checked transformers folder (``safe_load``): safetensors only, no remote code."""
+        from .safe_load import load_transformers
 
         # Loaded straight in the precision asked for: no float32 copy to convert.
         dtype = _dtype(kwargs.get("precision", "float32"))
-        return cls(AutoModelForSequenceClassification.from_pretrained(folder, dtype=dtype),
-                   AutoTokenizer.from_pretrained(folder), **kwargs)
+        return cls(*load_transformers(Path(folder), tokenizer_folder, dtype=dtype), **kwargs)
 
     def probabilities(self, texts: Sequence[str]) -> np.ndarray:
         import torch
@@ -117,22 +118,11 @@ class EncoderHeadPredictor(Predictor):
                 for n, i in enumerate(p.argmax(axis=1))]
 
 
-# The only non-scikit-learn types a skops file of ours may hold: the rule-based wrappers.
-OWN_TYPES = {
-    "crypto_news_bench.models.external.JusTextClassifier",
-    "crypto_news_bench.models.external.VaderStanceClassifier",
-}
-
-
 class SklearnPredictor(Predictor):
     def __init__(self, path: str | Path, labels: Sequence[str]):
-        import skops.io
+        from .safe_load import PACKAGE_TYPES, load_skops
 
-        untrusted = skops.io.get_untrusted_types(file=path)
-        unknown = sorted(set(untrusted) - OWN_TYPES)
-        if unknown:
-            raise DataError(f"{path}: refusing to load unknown types {', '.join(unknown)}")
-        self.model = skops.io.load(path, trusted=untrusted)
+        self.model = load_skops(Path(path), allowed=PACKAGE_TYPES)
         self.labels = list(labels)
 
     def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
@@ -143,10 +133,10 @@ class SklearnPredictor(Predictor):
 
 
 def _labels_of(folder: Path, task: str) -> list[str]:
+    from .safe_load import read_labels
+
     path = folder / "labels.json"
-    if path.exists():
-        return json.loads(path.read_text(encoding="utf-8"))["labels"]
-    return list(TASKS[task].labels)
+    return read_labels(path) if path.exists() else list(TASKS[task].labels)
 
 
 def _from_folder(folder: Path, task: str, precision: str) -> Predictor:
@@ -188,7 +178,6 @@ def _load(ref: str, task: str, precision: str) -> Predictor:
             "(models:/NAME@champion, runs:/RUN_ID/model) nor 'champion'"
         )
     import mlflow
-    import yaml
     from mlflow.exceptions import MlflowException
 
     from . import tracking
@@ -202,13 +191,25 @@ def _load(ref: str, task: str, precision: str) -> Predictor:
     except MlflowException as exc:
         raise DataError(f"model {ref!r} for {task}: {exc.message} "
                         f"(tracking store: {mlflow.get_tracking_uri()})") from None
-    flavours = yaml.safe_load((local / "MLmodel").read_text(encoding="utf-8"))["flavors"]
-    if "transformers" in flavours:
-        parts = mlflow.transformers.load_model(ref, return_type="components")
-        return TransformersPredictor(parts["model"], parts["tokenizer"], precision=precision)
+    return from_logged_model(local, ref, task, precision)
+
+
+def from_logged_model(local: Path, ref: str, task: str, precision: str) -> Predictor:
+    """A predictor for the files of a model logged by ``cnbench train``, downloaded to
+    ``local``. Never through MLflow's own loaders: they would run the code a store holds (a
+    model-from-code file, a pyfunc class, ``trust_remote_code``); ``safe_load`` checks every
+    file instead, whatever the ``MLmodel`` file claims."""
+    if (local / "model" / "config.json").is_file():
+        # MLflow's transformers layout: the weights under model/, the tokenizer apart.
+        tokenizer = local / "components" / "tokenizer"
+        return TransformersPredictor.from_folder(
+            local / "model", tokenizer if tokenizer.is_dir() else None, precision=precision)
     if (local / "artifacts" / "model_dir").is_dir():
-        return EncoderHeadPredictor(local / "artifacts" / "model_dir", precision=precision)
-    return SklearnPredictor(local / "model.skops", TASKS[task].labels)
+        return _from_folder(local / "artifacts" / "model_dir", task, precision)
+    if (local / "model.skops").is_file():
+        return SklearnPredictor(local / "model.skops", TASKS[task].labels)
+    raise DataError(f"model {ref!r} for {task}: {local} holds no model logged by cnbench "
+                    "(no model/config.json, artifacts/model_dir or model.skops)")
 
 
 @dataclass
@@ -301,13 +302,31 @@ body {{ font-family: Georgia, serif; max-width: 46rem; margin: 2rem auto; line-h
 """
 
 
+def output_paths(article: Path | str, out_dir: Path | str) -> tuple[Path, Path]:
+    """(JSONL, HTML page) that predicting ``article`` writes under ``out_dir``."""
+    article, out_dir = Path(article), Path(out_dir)
+    return (out_dir / f"{article.stem}.predictions.jsonl", out_dir / f"{article.stem}.html")
+
+
+def check_outputs(article: Path | str, out_dir: Path | str, overwrite: bool = False) -> None:
+    """Refuse an ``--out`` that is a file, and outputs of an earlier prediction of an article
+    with the same name unless ``overwrite``: they would be replaced without a word."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DataError(f"{out_dir}: is a file; --out names the folder to write predictions to")
+    existing = [p for p in output_paths(article, out_dir) if p.exists()]
+    if existing and not overwrite:
+        raise DataError(f"{existing[0]}: exists, from an earlier prediction of an article named "
+                        f"{Path(article).stem!r}; use --overwrite to replace it, or another "
+                        "--out")
+
+
 def write_outputs(article: Path | str, raw_text: str, predictions: list[Prediction],
                   out_dir: Path | str) -> tuple[Path, Path]:
     article, out_dir = Path(article), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    jsonl = out_dir / f"{article.stem}.predictions.jsonl"
+    jsonl, page = output_paths(article, out_dir)
     jsonl.write_text("".join(json.dumps(p.record(), ensure_ascii=False) + "\n"
                              for p in predictions), encoding="utf-8")
-    page = out_dir / f"{article.stem}.html"
     page.write_text(render_html(article.stem, raw_text, predictions), encoding="utf-8")
     return jsonl, page

@@ -9,28 +9,99 @@ Each gets ``labels.json`` and a ``README.md`` model card. Nothing is pickled.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import shutil
 from pathlib import Path
 
 from . import __version__, tracking
-from .errors import DataError
+from .errors import PublishError
 from .model_card import card
 from .schema import TASKS
 
 DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
-class PublishError(DataError):
-    """The run cannot be published; the message says why."""
+def is_previous_publish(folder: Path) -> bool:
+    """Whether ``folder`` was written by ``cnbench publish``: its ``labels.json`` and a model
+    card whose metadata carries our ``cnbench`` block. Only such a folder may be replaced."""
+    import yaml
+
+    card, labels = folder / "README.md", folder / "labels.json"
+    if not (card.is_file() and labels.is_file()):
+        return False
+    text = card.read_text(encoding="utf-8", errors="replace")
+    if not text.startswith("---\n"):
+        return False
+    try:
+        meta = yaml.safe_load(text[4:].partition("\n---")[0])
+    except yaml.YAMLError:
+        return False
+    return isinstance(meta, dict) and isinstance(meta.get("cnbench"), dict)
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    """Refuse what publishing must never touch, before anything is read or written."""
+    if out.exists() and not out.is_dir():
+        raise PublishError(f"{out}: is a file; --out names the folder to write")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise PublishError(f"{out}: folder exists and is not empty (--overwrite replaces a "
+                               "folder written by an earlier cnbench publish)")
+        if not is_previous_publish(out):
+            raise PublishError(f"{out}: --overwrite replaces only a folder written by cnbench "
+                               "publish (with its labels.json and model card); this one is "
+                               "not, so nothing was changed")
+
+
+def _export(flavour: str, local: Path, staging: Path) -> None:
+    """Copy the logged model's files into ``staging``, every one checked by ``safe_load``
+    first: a model a store was made to hold cannot run code on whoever publishes it."""
+    from .safe_load import (
+        PACKAGE_TYPES,
+        check_no_pickles,
+        check_sentence_transformers_folder,
+        check_tokenizer_config,
+        check_transformers_folder,
+        load_skops,
+    )
+
+    if flavour == "transformers":
+        model, tokenizer = local / "model", local / "components" / "tokenizer"
+        check_transformers_folder(model)
+        if tokenizer.is_dir():
+            check_no_pickles(tokenizer)
+            check_tokenizer_config(tokenizer)
+        for folder in (model, tokenizer):
+            if folder.is_dir():
+                shutil.copytree(folder, staging, dirs_exist_ok=True)
+    elif flavour == "encoder_head":
+        folder = local / "artifacts" / "model_dir"
+        check_sentence_transformers_folder(folder)
+        load_skops(folder / "head.skops", allowed=())
+        shutil.copytree(folder, staging, dirs_exist_ok=True)
+    else:
+        load_skops(local / "model.skops", allowed=PACKAGE_TYPES)
+        shutil.copy2(local / "model.skops", staging / "model.skops")
 
 
 def publish(run_id: str, out_dir: Path | str, tracking_uri: str | None = None,
             overwrite: bool = False) -> Path:
+    """Write the final model of a run, with ``labels.json`` and a model card, to ``out_dir``.
+
+    The folder is built beside ``out_dir`` and swapped in only once complete, so a failed
+    export leaves an earlier publish as it was; ``overwrite`` replaces only an earlier publish.
+    """
+    import tempfile
+    import uuid
+
     import mlflow
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
+    out = Path(out_dir)
+    _check_out(out, overwrite)
     tracking.setup(tracking_uri)
     try:
         run = MlflowClient().get_run(run_id)
@@ -44,33 +115,60 @@ def publish(run_id: str, out_dir: Path | str, tracking_uri: str | None = None,
             f"run {run_id} has no final model logged by cnbench train (a parent run of "
             "`cnbench train` has one; fold runs and failed runs do not)"
         )
-    out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise PublishError(f"{out}: folder exists and is not empty (use --overwrite)")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
-
-    if flavour == "transformers":
-        parts = mlflow.transformers.load_model(model_uri, return_type="components")
-        parts["model"].save_pretrained(out, safe_serialization=True)
-        parts["tokenizer"].save_pretrained(out)
-    else:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri))
-        if flavour == "encoder_head":
-            shutil.copytree(local / "artifacts" / "model_dir", out, dirs_exist_ok=True)
-        else:
-            shutil.copy2(local / "model.skops", out / "model.skops")
-    (out / "labels.json").write_text(
-        json.dumps({"task": task, "labels": list(TASKS[task].labels)}), encoding="utf-8")
-
-    config = mlflow.artifacts.load_dict(f"runs:/{run_id}/config.json")
-    base = config.get("params", {}).get("model_name_or_path")
-    if flavour != "sklearn" and base in (None, "default"):
-        base = DEFAULT_BASE_MODEL
-    (out / "README.md").write_text(card(
-        task=task, config=config, flavour=flavour, metrics=run.data.metrics,
-        dataset_hash=tags.get("cnbench.dataset_hash", ""), run_id=run_id,
-        base_model=base if flavour != "sklearn" else None, version=__version__,
-    ), encoding="utf-8")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.parent / f".{out.name}.publishing-{uuid.uuid4().hex[:8]}"
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            with _quiet("mlflow.store.artifact.artifact_repo"):
+                local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri,
+                                                                 dst_path=tmp))
+            config = mlflow.artifacts.load_dict(f"runs:/{run_id}/config.json")
+        except (MlflowException, OSError) as exc:
+            raise PublishError(f"run {run_id}: its model {model_uri} cannot be read from the "
+                               f"store ({type(exc).__name__}: {str(exc).splitlines()[0]})"
+                               ) from None
+        if not local.is_dir() or not any(local.iterdir()):
+            raise PublishError(f"run {run_id}: its model {model_uri} cannot be read from the "
+                               "store (its artifact folder is missing or empty)")
+        staging.mkdir()
+        try:
+            _export(flavour, local, staging)
+            (staging / "labels.json").write_text(
+                json.dumps({"task": task, "labels": list(TASKS[task].labels)}),
+                encoding="utf-8")
+            base = config.get("params", {}).get("model_name_or_path")
+            if flavour != "sklearn" and base in (None, "default"):
+                base = DEFAULT_BASE_MODEL
+            (staging / "README.md").write_text(card(
+                task=task, config=config, flavour=flavour, metrics=run.data.metrics,
+                dataset_hash=tags.get("cnbench.dataset_hash", ""), run_id=run_id,
+                base_model=base if flavour != "sklearn" else None, version=__version__,
+            ), encoding="utf-8")
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    _swap_in(staging, out)
     return out
+
+
+@contextlib.contextmanager
+def _quiet(logger: str):
+    """MLflow logs an INFO line when an artifact folder is empty; the error says it better."""
+    log = logging.getLogger(logger)
+    level = log.level
+    log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
+def _swap_in(staging: Path, out: Path) -> None:
+    """Replace ``out`` by the complete ``staging`` folder: two renames on one file system."""
+    old = None
+    if out.exists():
+        old = out.parent / f"{staging.name}.old"
+        out.rename(old)
+    staging.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -8,30 +8,33 @@ imported inside functions so that ``cnbench --help`` stays fast.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import tempfile
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .errors import TrackingError
 from .protocol import Evaluation, FoldResult
 from .schema import TASKS
 
 MLRUNS_DIR = Path("mlruns")
 EXPERIMENT_PREFIX = "crypto-news-bench"
 KIND_TAG = "cnbench.kind"
-
-
-class TrackingError(RuntimeError):
-    """The tracking server cannot be used; the message says which and why."""
+HOST_TAG, PID_TAG, HEARTBEAT_TAG = "cnbench.host", "cnbench.pid", "cnbench.heartbeat"
+ENDED_TAG = "cnbench.ended_by"
+# A RUNNING run on another host with no heartbeat for this long is taken for dead.
+ORPHAN_AFTER_S = 6 * 3600
 
 
 def embedded_uri(mlruns: Path | str = MLRUNS_DIR) -> str:
@@ -40,6 +43,21 @@ def embedded_uri(mlruns: Path | str = MLRUNS_DIR) -> str:
 
 def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or embedded_uri()
+
+
+# Schemes MLflow's tracking client speaks; anything else is a typo or a store this MLflow
+# refuses (a plain folder, MLflow's old file store).
+KNOWN_SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks")
+
+
+def check_scheme(uri: str) -> None:
+    scheme, sep, _ = uri.partition("://")
+    base = scheme.split("+", 1)[0]
+    if not sep or base not in KNOWN_SCHEMES:
+        raise TrackingError(
+            f"tracking URI {uri!r}: unknown scheme {scheme if sep else '(none)'!r}; use "
+            "http(s)://HOST:PORT for a server or sqlite:///PATH for a local store (MLflow's "
+            "plain-folder store is not supported)")
 
 
 def check_reachable(uri: str, timeout: float = 5.0) -> None:
@@ -57,19 +75,68 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
         ) from None
 
 
+_READY: set[str] = set()
+
+
+def _create_store_once(uri: str) -> None:
+    """Create and migrate an embedded store under a file lock.
+
+    MLflow creates the SQLite schema and runs its migrations when a client first opens the
+    file. Two processes opening a new store at once (``--shard 1/2 &`` with ``--shard 2/2``)
+    both ran the migration, and one crashed on the other's half-made tables. Under the lock
+    the first creates it; the others find it ready.
+    """
+    if uri in _READY:
+        return
+    from filelock import FileLock
+    from mlflow.tracking import MlflowClient
+
+    db = Path(uri.removeprefix("sqlite:///"))
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(db) + ".lock", timeout=300):
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+    _READY.add(uri)
+
+
 def setup(uri: str | None = None) -> str:
     """Point MLflow at ``uri`` (default: the environment, else the embedded store)."""
     import mlflow
 
     uri = uri or tracking_uri()
+    check_scheme(uri)
     check_reachable(uri)
     # Once reachable, a server that stops answering should still fail fast.
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     if uri.startswith("sqlite:///"):
-        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        _create_store_once(uri)
     mlflow.set_tracking_uri(uri)
     return uri
+
+
+def is_lost_server(exc: BaseException) -> bool:
+    """Whether ``exc`` means the tracking store stopped answering (rather than a bug)."""
+    import requests
+    from mlflow.exceptions import MlflowException
+
+    if isinstance(exc, (requests.RequestException, ConnectionError)):
+        return True
+    # MLflow's REST client wraps a failed request (after its retries) in an MlflowException.
+    text = str(exc)
+    return isinstance(exc, MlflowException) and (
+        ("API request to" in text and "failed" in text) or "Max retries exceeded" in text)
+
+
+def lost(exc: BaseException, run_id: str | None = None) -> TrackingError:
+    """The one-line error for a store that stopped answering mid-run."""
+    import mlflow
+
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    where = f" during run {run_id}" if run_id else ""
+    return TrackingError(
+        f"lost the MLflow tracking store at {mlflow.get_tracking_uri()}{where} "
+        f"({type(exc).__name__}: {first[:160]}); the next `cnbench train` or `cnbench bench` "
+        "against it marks the run FAILED")
 
 
 def experiment_name(task: str) -> str:
@@ -77,8 +144,12 @@ def experiment_name(task: str) -> str:
 
 
 def experiment_id(task: str) -> str:
-    """The task's experiment, created on first use (artifacts beside the embedded store)."""
+    """The task's experiment, created on first use (artifacts beside the embedded store).
+
+    Two processes may create it at once (shards, bench workers): the loser reads the winner's.
+    """
     import mlflow
+    from mlflow.exceptions import MlflowException
 
     name = experiment_name(task)
     exp = mlflow.get_experiment_by_name(name)
@@ -88,7 +159,13 @@ def experiment_id(task: str) -> str:
     uri = mlflow.get_tracking_uri()
     if uri.startswith("sqlite:///"):
         location = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
-    return mlflow.create_experiment(name, artifact_location=location)
+    try:
+        return mlflow.create_experiment(name, artifact_location=location)
+    except MlflowException:
+        exp = mlflow.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id
 
 
 def git_commit() -> str | None:
@@ -165,20 +242,130 @@ def parent_run(config, task: str, inputs: DataInputs, dataset_hash: str,
     commit = git_commit()
     if commit:
         tags["cnbench.git_commit"] = commit
-    run = mlflow.start_run(experiment_id=experiment_id(task), run_name=config.name, tags=tags)
+    # Who runs it, and a heartbeat renewed at every fold: a run whose process died can be
+    # told from one still training (see ``mark_orphans``).
+    tags |= {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid()),
+             HEARTBEAT_TAG: _now()}
+    try:
+        run = mlflow.start_run(experiment_id=experiment_id(task), run_name=run_name(config),
+                               tags=tags)
+    except Exception as exc:
+        if is_lost_server(exc):
+            raise lost(exc) from None
+        raise
+    run_id = run.info.run_id
     try:
         mlflow.log_params(config.flat())
         _log_input(inputs.training, "training")
         _log_input(inputs.evaluation, "evaluation")
         yield run
     except KeyboardInterrupt:
-        mlflow.end_run(status="KILLED")
+        _end(run_id, "KILLED")
         raise
-    except BaseException:
-        mlflow.end_run(status="FAILED")
+    except BaseException as exc:
+        reachable = _end(run_id, "FAILED")
+        if not reachable or is_lost_server(exc):
+            raise lost(exc, run_id) from None
         raise
     else:
-        mlflow.end_run(status="FINISHED")
+        if not _end(run_id, "FINISHED"):
+            raise TrackingError(f"run {run_id} finished, but the tracking store at "
+                                f"{mlflow.get_tracking_uri()} could not record it; the next "
+                                "`cnbench train` or `cnbench bench` marks it FAILED")
+
+
+def _end(run_id: str, status: str) -> bool:
+    """End the active run; False when the store cannot be reached to record it."""
+    import mlflow
+
+    try:
+        mlflow.end_run(status=status)
+    except Exception as exc:  # the store went away: the run stays RUNNING there for now
+        if not is_lost_server(exc):
+            raise
+        return False
+    return True
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def run_name(config) -> str:
+    """``<config>-seed<N>``: seeds of one config are told apart in the MLflow UI's run list."""
+    return f"{config.name}-seed{config.seed}"
+
+
+def heartbeat() -> None:
+    """Renew the active parent run's heartbeat tag (called at every fold)."""
+    import mlflow
+
+    mlflow.set_tag(HEARTBEAT_TAG, _now())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def orphan_reason(tags: dict[str, str], now: float | None = None,
+                  host: str | None = None) -> str | None:
+    """Why a RUNNING run is orphaned, or None while it may still be alive.
+
+    On this host, a run whose process is gone is orphaned at once; elsewhere (we cannot see
+    the process), one whose heartbeat is older than ``ORPHAN_AFTER_S``.
+    """
+    now = time.time() if now is None else now
+    host = socket.gethostname() if host is None else host
+    beat = tags.get(HEARTBEAT_TAG)
+    try:
+        beat_s = calendar.timegm(time.strptime(beat, "%Y-%m-%dT%H:%M:%SZ"))
+    except (TypeError, ValueError):
+        beat_s = None
+    pid = tags.get(PID_TAG, "")
+    if tags.get(HOST_TAG) == host and pid.isdigit() and not _alive(int(pid)):
+        return f"its process {pid} on {host} is gone (last heartbeat {beat or 'never'})"
+    if beat_s is None or now - beat_s > ORPHAN_AFTER_S:
+        return (f"no heartbeat for over {ORPHAN_AFTER_S // 3600} h (last {beat or 'never'}, "
+                f"process {pid or '?'} on {tags.get(HOST_TAG, '?')})")
+    return None
+
+
+def mark_orphans(tasks) -> list[str]:
+    """Mark RUNNING parent runs (and their folds) whose process is gone FAILED, with a tag
+    saying why; returns their ids. ``cnbench train`` and ``bench`` call it first, so a run
+    left behind by a crash or a lost server never stays RUNNING."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    marked = []
+    for task in tasks:
+        exp = client.get_experiment_by_name(experiment_name(task))
+        if exp is None:
+            continue
+        running = client.search_runs([exp.experiment_id],
+                                     filter_string="attributes.status = 'RUNNING'",
+                                     max_results=50000)
+        for run in running:
+            if run.data.tags.get(KIND_TAG) != "parent":
+                continue
+            reason = orphan_reason(run.data.tags)
+            if reason is None:
+                continue
+            note = f"marked FAILED by cnbench at {_now()}: {reason}"
+            for child in running:
+                if child.data.tags.get("mlflow.parentRunId") == run.info.run_id:
+                    client.set_tag(child.info.run_id, ENDED_TAG, note)
+                    client.set_terminated(child.info.run_id, "FAILED")
+            client.set_tag(run.info.run_id, ENDED_TAG, note)
+            client.set_terminated(run.info.run_id, "FAILED")
+            marked.append(run.info.run_id)
+    return marked
 
 
 def _log_input(data_input, context: str) -> None:
@@ -191,17 +378,22 @@ def _log_input(data_input, context: str) -> None:
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    try:
-        mlflow.log_input(data_input, context=context)
-    except MlflowException:
-        time.sleep(0.5)
-        mlflow.log_input(data_input, context=context)
+    with warnings.catch_warnings():
+        # MLflow infers the schema here and warns that integer columns cannot hold missing
+        # values; the dataset has none.
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            mlflow.log_input(data_input, context=context)
+        except MlflowException:
+            time.sleep(0.5)
+            mlflow.log_input(data_input, context=context)
 
 
 def log_fold(fold: FoldResult, task: str) -> str:
     """A nested run for one fold: its metrics and, for trained transformers, the loss curve."""
     import mlflow
 
+    heartbeat()
     # In the parent's experiment: without experiment_id MLflow puts a nested run in the
     # default experiment (id 0, artifacts under ./mlruns), away from its parent.
     parent = mlflow.active_run()
@@ -286,7 +478,7 @@ def log_evaluation(evaluation: Evaluation) -> None:
     if evaluation.notes:
         mlflow.set_tag("cnbench.notes", "; ".join(evaluation.notes))
     # The config as data, for publishing and model cards (params are flattened strings).
-    mlflow.log_dict(asdict(evaluation.config), "config.json")
+    mlflow.log_dict(evaluation.config.model_dump(), "config.json")
     with tempfile.TemporaryDirectory() as tmp:
         for path in write_artifacts(evaluation, Path(tmp)):
             mlflow.log_artifact(str(path))

@@ -26,13 +26,15 @@ class TrainResult:
 def train(config: ExperimentConfig, task: str, data_dir: Path | str = ds.DATA_DIR,
           track: bool = True, extra_tags: dict[str, str] | None = None,
           tracking_uri: str | None = None, final_model: bool = True,
-          champion: bool = True) -> TrainResult:
+          champion: bool = True, reap_orphans: bool = True) -> TrainResult:
     """Run the protocol for (config, task), fit the final model, and log it all to MLflow.
 
     ``tracking_uri`` defaults to ``MLFLOW_TRACKING_URI``, else the embedded store.
     ``final_model=False`` scores only (the bench's extra seeds: they measure the spread, and
     the published model is the first seed's). ``champion=False`` leaves the ``champion``
     alias alone: parallel bench workers would race on it, so the bench moves it once at the end.
+    ``reap_orphans`` first marks runs left RUNNING by dead processes FAILED (the bench does
+    that once, before its cells).
     """
     splits = {split: ds.load(task, data_dir, split) for split in ds.SPLITS}
     real, synthetic = (Units.of(d["text"], d["label"], d["doc_id"], d["id"])
@@ -42,14 +44,22 @@ def train(config: ExperimentConfig, task: str, data_dir: Path | str = ds.DATA_DI
     if not track or not is_main_process():
         return TrainResult(None, evaluate(config, task, real, synthetic, fit_final=final_model))
     tracking.setup(tracking_uri)
-    inputs = tracking.DataInputs.of(task, splits, config.train_on, data_dir)
-    with tracking.parent_run(config, task, inputs, ds.dataset_hash(task, data_dir),
-                             extra_tags) as run:
-        evaluation = evaluate(config, task, real, synthetic, fit_final=final_model,
-                              on_fold=lambda fold: tracking.log_fold(fold, task))
-        tracking.log_evaluation(evaluation)
-        if final_model:
-            tracking.log_final_model(evaluation, MODELS[config.model].flavour)
-    if final_model and champion:
-        tracking.update_champion(task)
+    try:
+        if reap_orphans:
+            tracking.mark_orphans([task])
+        inputs = tracking.DataInputs.of(task, splits, config.train_on, data_dir)
+        with tracking.parent_run(config, task, inputs, ds.dataset_hash(task, data_dir),
+                                 extra_tags) as run:
+            evaluation = evaluate(config, task, real, synthetic, fit_final=final_model,
+                                  on_fold=lambda fold: tracking.log_fold(fold, task))
+            tracking.log_evaluation(evaluation)
+            if final_model:
+                tracking.log_final_model(evaluation, MODELS[config.model].flavour)
+        if final_model and champion:
+            tracking.update_champion(task)
+    except Exception as exc:
+        # One line, not MLflow's chain of retries, when the store stops answering.
+        if tracking.is_lost_server(exc):
+            raise tracking.lost(exc) from None
+        raise
     return TrainResult(run.info.run_id, evaluation)

@@ -37,6 +37,25 @@ class ModelSpec:
         sig = inspect.signature(self.load_factory())
         return [p for p in sig.parameters if p not in ("task", "seed")]
 
+    def param_schema(self):
+        """A pydantic model of the parameters, built from the constructor's type hints (see
+        ``params``): strict types, the allowed ranges, no unknown names."""
+        from typing import Any, get_type_hints
+
+        from pydantic import ConfigDict, create_model
+
+        factory = self.load_factory()
+        try:
+            hints = get_type_hints(factory.__init__ if isinstance(factory, type) else factory,
+                                   include_extras=True)
+        except (NameError, TypeError):  # a hint that does not resolve: no checks beyond names
+            hints = {}
+        fields = {name: (hints.get(name, Any), p.default)
+                  for name, p in inspect.signature(factory).parameters.items()
+                  if name not in ("task", "seed")}
+        return create_model(f"{self.name}_params",
+                            __config__=ConfigDict(extra="forbid", strict=True), **fields)
+
     def build(self, task: str, seed: int, params: dict):
         """A fresh, unfitted estimator for one task (task and seed go to those that take them)."""
         factory = self.load_factory()

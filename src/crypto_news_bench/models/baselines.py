@@ -8,13 +8,16 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.svm import LinearSVC
 
+from .params import PositiveFloat, PositiveInt
+
 
 def majority(task: str, seed: int) -> DummyClassifier:
     return DummyClassifier(strategy="most_frequent", random_state=seed)
 
 
-def tfidf_word_lr(task: str, seed: int, ngram_max: int = 2, min_df: int = 1,
-                  sublinear_tf: bool = True, C: float = 1.0, max_iter: int = 2000) -> Pipeline:
+def tfidf_word_lr(task: str, seed: int, ngram_max: PositiveInt = 2, min_df: PositiveInt = 1,
+                  sublinear_tf: bool = True, C: PositiveFloat = 1.0,
+                  max_iter: PositiveInt = 2000) -> Pipeline:
     return Pipeline([
         ("tfidf", TfidfVectorizer(analyzer="word", ngram_range=(1, ngram_max), min_df=min_df,
                                   sublinear_tf=sublinear_tf, lowercase=True)),
@@ -23,8 +26,9 @@ def tfidf_word_lr(task: str, seed: int, ngram_max: int = 2, min_df: int = 1,
     ])
 
 
-def tfidf_char_svm(task: str, seed: int, ngram_min: int = 2, ngram_max: int = 5,
-                   min_df: int = 1, sublinear_tf: bool = True, C: float = 1.0) -> Pipeline:
+def tfidf_char_svm(task: str, seed: int, ngram_min: PositiveInt = 2, ngram_max: PositiveInt = 5,
+                   min_df: PositiveInt = 1, sublinear_tf: bool = True,
+                   C: PositiveFloat = 1.0) -> Pipeline:
     return Pipeline([
         ("tfidf", TfidfVectorizer(analyzer="char_wb", ngram_range=(ngram_min, ngram_max),
                                   min_df=min_df, sublinear_tf=sublinear_tf, lowercase=True)),

@@ -13,6 +13,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ..schema import TASKS
+from .params import PositiveInt, Share
 
 
 class _RuleClassifier(ClassifierMixin, BaseEstimator):
@@ -40,9 +41,9 @@ class JusTextClassifier(_RuleClassifier):
 
     task = "boilerplate"
 
-    def __init__(self, language: str = "English", length_low: int = 70, length_high: int = 200,
-                 stopwords_low: float = 0.30, stopwords_high: float = 0.32,
-                 max_link_density: float = 0.2):
+    def __init__(self, language: str = "English", length_low: PositiveInt = 70,
+                 length_high: PositiveInt = 200, stopwords_low: Share = 0.30,
+                 stopwords_high: Share = 0.32, max_link_density: Share = 0.2):
         self.language = language
         self.length_low = length_low
         self.length_high = length_high
@@ -75,7 +76,7 @@ class VaderStanceClassifier(_RuleClassifier):
 
     task = "stance"
 
-    def __init__(self, pos_threshold: float = 0.05, neg_threshold: float = 0.05):
+    def __init__(self, pos_threshold: Share = 0.05, neg_threshold: Share = 0.05):
         self.pos_threshold = pos_threshold
         self.neg_threshold = neg_threshold
 

@@ -16,6 +16,14 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ..schema import TASKS
 from .encoder import DEFAULT_MODEL, batches, freeze, resolve_model
+from .params import (
+    Fraction,
+    ModelPath,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+)
 
 
 def _step_bar():
@@ -26,8 +34,10 @@ def _step_bar():
         """A bar over training steps under the bench's grid bar, gone when training ends."""
 
         def on_train_begin(self, args, state, control, **kwargs):
+            # Bench workers set TQDM_DISABLE: their bars would interleave with the grid bar.
+            quiet = not state.is_local_process_zero or bool(os.environ.get("TQDM_DISABLE"))
             self.bar = tqdm(total=state.max_steps, desc="train steps", unit="step",
-                            leave=False, position=1, disable=not state.is_local_process_zero)
+                            leave=False, position=1, disable=quiet)
 
         def on_step_end(self, args, state, control, **kwargs):
             self.bar.update(1)
@@ -52,10 +62,12 @@ def _loss_recorder(history: list[dict]):
 
 
 class FineTuneClassifier(ClassifierMixin, BaseEstimator):
-    def __init__(self, task: str = "stance", model_name_or_path: str = DEFAULT_MODEL,
-                 epochs: float = 3.0, learning_rate: float = 5e-5, batch_size: int = 16,
-                 max_length: int = 128, weight_decay: float = 0.01, warmup_ratio: float = 0.1,
-                 freeze_embeddings: bool = True, freeze_layers: int = 0, seed: int = 0):
+    def __init__(self, task: str = "stance", model_name_or_path: ModelPath = DEFAULT_MODEL,
+                 epochs: PositiveFloat = 3.0, learning_rate: PositiveFloat = 5e-5,
+                 batch_size: PositiveInt = 16, max_length: PositiveInt = 128,
+                 weight_decay: NonNegativeFloat = 0.01, warmup_ratio: Fraction = 0.1,
+                 freeze_embeddings: bool = True, freeze_layers: NonNegativeInt = 0,
+                 seed: NonNegativeInt = 0):
         self.task = task
         self.model_name_or_path = model_name_or_path
         self.epochs = epochs

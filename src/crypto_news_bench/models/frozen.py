@@ -15,6 +15,7 @@ from sklearn.linear_model import LogisticRegression
 
 from ..encoder_head_pyfunc import ENCODE_BATCH_SIZE, HEAD_FILE
 from .encoder import DEFAULT_MODEL, resolve_model
+from .params import ModelPath, NonNegativeInt, PositiveFloat, PositiveInt
 
 
 def cap_length(body, max_length: int) -> None:
@@ -94,8 +95,9 @@ class EncoderHeadClassifier(ClassifierMixin, BaseEstimator):
 
 
 class FrozenEncoderClassifier(EncoderHeadClassifier):
-    def __init__(self, model_name_or_path: str = DEFAULT_MODEL, C: float = 1.0,
-                 batch_size: int = ENCODE_BATCH_SIZE, max_length: int = 256, seed: int = 0):
+    def __init__(self, model_name_or_path: ModelPath = DEFAULT_MODEL, C: PositiveFloat = 1.0,
+                 batch_size: PositiveInt = ENCODE_BATCH_SIZE, max_length: PositiveInt = 256,
+                 seed: NonNegativeInt = 0):
         self.model_name_or_path = model_name_or_path
         self.C = C
         self.batch_size = batch_size

@@ -9,13 +9,15 @@ import numpy as np
 
 from .encoder import DEFAULT_MODEL, freeze, resolve_model
 from .frozen import EncoderHeadClassifier, cap_length
+from .params import ModelPath, NonNegativeInt, PositiveFloat, PositiveInt
 
 
 class SetFitClassifier(EncoderHeadClassifier):
-    def __init__(self, model_name_or_path: str = DEFAULT_MODEL, num_iterations: int = 5,
-                 epochs: int = 1, batch_size: int = 16, body_learning_rate: float = 2e-5,
-                 max_length: int = 128, C: float = 1.0, freeze_layers: int = 0,
-                 seed: int = 0):
+    def __init__(self, model_name_or_path: ModelPath = DEFAULT_MODEL,
+                 num_iterations: PositiveInt = 5, epochs: PositiveInt = 1,
+                 batch_size: PositiveInt = 16, body_learning_rate: PositiveFloat = 2e-5,
+                 max_length: PositiveInt = 128, C: PositiveFloat = 1.0,
+                 freeze_layers: NonNegativeInt = 0, seed: NonNegativeInt = 0):
         self.model_name_or_path = model_name_or_path
         self.num_iterations = num_iterations
         self.epochs = epochs

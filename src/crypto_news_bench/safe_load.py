@@ -1,0 +1,195 @@
+"""Loading model files without running code from them.
+
+A model folder may come from a published checkpoint someone sent, or from an MLflow store
+anyone with write access can change. Every path that loads a model goes through here:
+
+- weights only from ``safetensors``; a pickled file (``pytorch_model.bin`` and the like) is
+  refused, never opened;
+- transformers configs and tokenizers only of classes that transformers itself ships: an
+  ``auto_map`` (remote code) is refused, and loading passes ``trust_remote_code=False``;
+- sentence-transformers folders only with the library's own module types in ``modules.json``;
+- scikit-learn parts with ``skops`` and no trusted type beyond those named by the caller.
+
+A refusal is an ``UnsafeModelError``: one line naming the file and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .errors import DataError
+
+# Formats that unpickle, and so can run code, when loaded.
+# The only non-scikit-learn types a skops file of this package holds: its rule-based wrappers.
+PACKAGE_TYPES = frozenset({
+    "crypto_news_bench.models.external.JusTextClassifier",
+    "crypto_news_bench.models.external.VaderStanceClassifier",
+})
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".joblib")
+# sentence-transformers' own modules; modules.json may name nothing else.
+ST_MODULE = re.compile(r"sentence_transformers(\.[A-Za-z_][A-Za-z0-9_]*)*\."
+                       r"(Transformer|Pooling|Normalize|Dense)")
+
+
+class UnsafeModelError(DataError):
+    """A model file that could run code, or that is not what it claims to be."""
+
+
+def _refuse(path: Path, why: str) -> UnsafeModelError:
+    return UnsafeModelError(f"{path}: refusing to load: {why}")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _refuse(path, f"not a JSON file ({exc.__class__.__name__})") from None
+
+
+def check_no_pickles(folder: Path) -> None:
+    """No file in ``folder`` (at any depth) is in a format that unpickles."""
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file() and path.suffix.lower() in PICKLE_SUFFIXES:
+            raise _refuse(path, "pickled weights can run code when loaded; only "
+                                "model.safetensors is read")
+
+
+def _is_transformers_class(name: Any) -> bool:
+    import transformers
+
+    return isinstance(name, str) and name.isidentifier() and hasattr(transformers, name)
+
+
+def check_transformers_config(folder: Path) -> None:
+    """``config.json`` (and ``tokenizer_config.json``) name only classes of transformers."""
+    from transformers import CONFIG_MAPPING
+
+    folder = Path(folder)
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise _refuse(config_path, "no config.json: not a transformers model folder")
+    config = _read_json(config_path)
+    if not isinstance(config, dict):
+        raise _refuse(config_path, "expected a JSON object")
+    if "auto_map" in config:
+        raise _refuse(config_path, f"auto_map names custom code ({config['auto_map']!r}); "
+                                   "remote code is never run")
+    if config.get("model_type") not in CONFIG_MAPPING:
+        raise _refuse(config_path, f"model_type {config.get('model_type')!r} is not a "
+                                   "transformers model type")
+    for name in config.get("architectures") or []:
+        if not _is_transformers_class(name):
+            raise _refuse(config_path, f"architecture {name!r} is not a transformers class")
+    check_tokenizer_config(folder)
+
+
+def check_transformers_folder(folder: Path) -> None:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise _refuse(folder, "not a folder")
+    check_no_pickles(folder)
+    check_transformers_config(folder)
+    if not (folder / "model.safetensors").is_file() and not list(
+            folder.glob("model-*.safetensors")):
+        raise _refuse(folder / "model.safetensors", "missing: only safetensors weights are "
+                                                    "loaded")
+
+
+def load_transformers(model_dir: Path, tokenizer_dir: Path | None = None, dtype=None):
+    """(model, tokenizer) of a checked transformers folder, without remote code."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    model_dir = Path(model_dir)
+    tokenizer_dir = Path(tokenizer_dir) if tokenizer_dir is not None else model_dir
+    check_transformers_folder(model_dir)
+    if tokenizer_dir != model_dir:
+        check_no_pickles(tokenizer_dir)
+        check_tokenizer_config(tokenizer_dir)
+    kwargs = {"dtype": dtype} if dtype is not None else {}
+    model = AutoModelForSequenceClassification.from_pretrained(
+        model_dir, trust_remote_code=False, use_safetensors=True, local_files_only=True,
+        **kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir, trust_remote_code=False,
+                                              local_files_only=True)
+    return model, tokenizer
+
+
+def check_tokenizer_config(folder: Path) -> None:
+    """``tokenizer_config.json``, if any, names no custom code and only a transformers class."""
+    path = Path(folder) / "tokenizer_config.json"
+    if not path.is_file():
+        return
+    tok = _read_json(path)
+    if not isinstance(tok, dict):
+        raise _refuse(path, "expected a JSON object")
+    if "auto_map" in tok:
+        raise _refuse(path, f"auto_map names custom code ({tok['auto_map']!r}); remote code "
+                            "is never run")
+    cls = tok.get("tokenizer_class")
+    if cls is not None and not _is_transformers_class(cls):
+        raise _refuse(path, f"tokenizer_class {cls!r} is not a transformers class")
+
+
+def check_sentence_transformers_folder(folder: Path) -> None:
+    """``modules.json`` names only sentence-transformers' own modules; the transformer module's
+    folder passes ``check_transformers_folder``."""
+    folder = Path(folder)
+    check_no_pickles(folder)
+    modules_path = folder / "modules.json"
+    if not modules_path.is_file():
+        raise _refuse(modules_path, "no modules.json: not a sentence-transformers folder")
+    modules = _read_json(modules_path)
+    if not isinstance(modules, list) or not all(isinstance(m, dict) for m in modules):
+        raise _refuse(modules_path, "expected a list of modules")
+    for module in modules:
+        kind, sub = module.get("type"), module.get("path", "")
+        if not isinstance(kind, str) or not ST_MODULE.fullmatch(kind):
+            raise _refuse(modules_path, f"module type {kind!r} is not one of "
+                                        "sentence-transformers' own modules")
+        if not isinstance(sub, str) or Path(sub).is_absolute() or ".." in Path(sub).parts:
+            raise _refuse(modules_path, f"module path {sub!r} leaves the folder")
+        if kind.endswith(".Transformer"):
+            check_transformers_folder(folder / sub)
+
+
+def load_sentence_transformer(folder: Path):
+    from sentence_transformers import SentenceTransformer
+
+    check_sentence_transformers_folder(folder)
+    return SentenceTransformer(str(folder), device="cpu", trust_remote_code=False,
+                               local_files_only=True)
+
+
+def load_skops(path: Path, allowed: Iterable[str] = ()) -> Any:
+    """A skops file whose types are scikit-learn's and numpy's, plus ``allowed``."""
+    import zipfile
+
+    import skops.io
+
+    path = Path(path)
+    if not path.is_file():
+        raise _refuse(path, "file not found")
+    try:
+        untrusted = skops.io.get_untrusted_types(file=path)
+    except (zipfile.BadZipFile, KeyError, ValueError, json.JSONDecodeError) as exc:
+        raise _refuse(path, f"not a skops file ({exc.__class__.__name__})") from None
+    unknown = sorted(set(untrusted) - set(allowed))
+    if unknown:
+        raise _refuse(path, f"it names type(s) outside scikit-learn: {', '.join(unknown)}")
+    return skops.io.load(path, trusted=list(untrusted))
+
+
+def read_labels(path: Path) -> list[str]:
+    """The label names of a model folder's ``labels.json``."""
+    path = Path(path)
+    if not path.is_file():
+        raise _refuse(path, "file not found")
+    data = _read_json(path)
+    labels = data.get("labels") if isinstance(data, dict) else None
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise _refuse(path, "expected {\"labels\": [names]}")
+    return labels
