@@ -30,11 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
-from crypto_news_bench import dataset, harness
+from crypto_news_bench.bench import harness
 from crypto_news_bench.config import load_config
+from crypto_news_bench.data import dataset
+from crypto_news_bench.evaluation.protocol import Units, evaluate
 from crypto_news_bench.models import MODELS
 from crypto_news_bench.models.encoder import resolve_model
-from crypto_news_bench.protocol import Units, evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -123,7 +124,7 @@ def inference_throughput(texts: list[str], folders: dict[str, str], repeats: int
     import torch
     from transformers import pipeline
 
-    from crypto_news_bench.predict import TransformersPredictor
+    from crypto_news_bench.serving.flavours.transformers import TransformersPredictor
 
     folder = folders["stance"]
     plain = pipeline("text-classification", model=folder)
@@ -406,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     transformers.logging.set_verbosity_error()
-    from crypto_news_bench.predict import TransformersPredictor
+    from crypto_news_bench.serving.flavours.transformers import TransformersPredictor
 
     results: dict = {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",

@@ -11,9 +11,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from crypto_news_bench.labels import text_hash
-from crypto_news_bench.schema import TASKS
-from crypto_news_bench.units import blocks, sentences
+from crypto_news_bench.data.labels import text_hash
+from crypto_news_bench.data.schema import TASKS
+from crypto_news_bench.data.units import blocks, sentences
 
 # --- data-layer fixtures (corpus, units, labels, dataset) ---------------------------------
 
@@ -144,7 +144,7 @@ def jsonl() -> SimpleNamespace:
 
 @pytest.fixture(scope="session", autouse=True)
 def _mlflow_away_from_the_repository(tmp_path_factory):
-    """Safety net: by default MLflow (and ``tracking.tracking_uri()``) point at a throwaway
+    """Safety net: by default MLflow (and ``store.tracking_uri()``) point at a throwaway
     SQLite store; tests that track use their own store on top of this."""
     uri = f"sqlite:///{tmp_path_factory.mktemp('mlflow-session') / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as mp:

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crypto_news_bench import checks
 from crypto_news_bench.cli import main
+from crypto_news_bench.data import checks
 from crypto_news_bench.errors import DataError
+from crypto_news_bench.models import encoder as encoder_mod
 
 REPO_DATA = Path(__file__).parents[1] / "data"
 
@@ -131,7 +132,7 @@ def test_labels_are_checked_after_the_guards(seeds_and_tiny_synthetic, jsonl):
 
 
 def test_cli_data_check_prints_the_report(seeds_and_tiny_synthetic, monkeypatch, capsys):
-    monkeypatch.setattr(checks, "default_encoder", lambda: bag_of_words)
+    monkeypatch.setattr(encoder_mod, "sentence_encoder", lambda: bag_of_words)
     assert main(["data", "check", "--data-dir", str(seeds_and_tiny_synthetic)]) == 0
     out = capsys.readouterr().out
     assert out.startswith("documents: 3 real, 2 synthetic; units: ")
@@ -141,7 +142,7 @@ def test_cli_data_check_prints_the_report(seeds_and_tiny_synthetic, monkeypatch,
 
 def test_cli_data_check_refuses_with_one_line_and_exit_2(seeds_and_tiny_synthetic, jsonl,
                                                           monkeypatch, capsys):
-    monkeypatch.setattr(checks, "default_encoder", lambda: bag_of_words)
+    monkeypatch.setattr(encoder_mod, "sentence_encoder", lambda: bag_of_words)
     add_synthetic_page(seeds_and_tiny_synthetic, "s03", "Headline\nAdvertisement\n", jsonl)
     assert main(["data", "check", "--data-dir", str(seeds_and_tiny_synthetic)]) == 2
     err = capsys.readouterr().err
@@ -151,6 +152,8 @@ def test_cli_data_check_refuses_with_one_line_and_exit_2(seeds_and_tiny_syntheti
 
 @pytest.mark.slow
 def test_the_repository_corpus_passes_under_the_bundled_encoder():
-    report = checks.check_data(REPO_DATA)
+    from crypto_news_bench.models.encoder import sentence_encoder
+
+    report = checks.check_data(REPO_DATA, sentence_encoder())
     assert report.documents["synthetic"] >= 150
     assert report.closest and report.closest[0][0] < checks.COSINE_LIMIT

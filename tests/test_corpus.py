@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from crypto_news_bench.cli import main
-from crypto_news_bench.corpus import REQUIRED_FIELDS, load_corpus, read_metadata, sha256_bytes
+from crypto_news_bench.data.corpus import REQUIRED_FIELDS, load_corpus, read_metadata, sha256_bytes
 from crypto_news_bench.errors import DataError
 
 SEEDS = Path(__file__).parents[2] / "shared" / "seeds"
@@ -178,7 +178,7 @@ def test_read_metadata_skips_blank_lines(tiny_data_dir):
 def test_cli_data_check_reports_the_corpus(tiny_data_dir, tiny_docs, capsys):
     """Without a synthetic corpus there is nothing to leak: no encoder is needed."""
     assert main(["data", "--data-dir", str(tiny_data_dir)]) == 0
-    from crypto_news_bench.units import blocks, sentences
+    from crypto_news_bench.data.units import blocks, sentences
 
     out = capsys.readouterr().out.splitlines()
     all_blocks = [b for d, text in tiny_docs.items() for b in blocks(d, text)]

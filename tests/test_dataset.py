@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crypto_news_bench import dataset
 from crypto_news_bench.cli import main
-from crypto_news_bench.corpus import load_corpus
+from crypto_news_bench.data import dataset
+from crypto_news_bench.data.corpus import load_corpus
+from crypto_news_bench.data.schema import TASKS
+from crypto_news_bench.data.units import blocks, sentences
 from crypto_news_bench.errors import DataError
-from crypto_news_bench.schema import TASKS
-from crypto_news_bench.units import blocks, sentences
 
 REPO_DATA = Path(__file__).parents[1] / "data"
 TASK_NAMES = ["boilerplate", "stance", "claim_type"]

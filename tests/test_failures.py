@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import servers
 
-from crypto_news_bench import tracking
 from crypto_news_bench.cli import main
+from crypto_news_bench.tracking import orphans, runs, store
 
 REPO = Path(__file__).resolve().parents[1]
 CNBENCH = Path(sys.executable).parent / "cnbench"
@@ -78,7 +78,7 @@ def test_two_shards_on_a_fresh_store_run_every_cell_exactly_once(tmp_path):
                                              "lr": "model: tfidf_word_lr\n"},
                       ["stance", "claim_type"])
     uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
-    from crypto_news_bench import dataset
+    from crypto_news_bench.data import dataset
 
     dataset.build(data)  # built once: the two shards would rebuild the same bytes at once
     procs = [subprocess.Popen(
@@ -103,15 +103,15 @@ def test_orphan_reason():
     alive, dead = str(os.getpid()), "999999999"
     now = time.time()
     beat = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60))
-    old = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - tracking.ORPHAN_AFTER_S - 60))
-    tags = {tracking.HOST_TAG: host, tracking.HEARTBEAT_TAG: beat}
-    assert tracking.orphan_reason({**tags, tracking.PID_TAG: alive}, now, host) is None
-    reason = tracking.orphan_reason({**tags, tracking.PID_TAG: dead}, now, host)
+    old = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - runs.ORPHAN_AFTER_S - 60))
+    tags = {runs.HOST_TAG: host, runs.HEARTBEAT_TAG: beat}
+    assert orphans.orphan_reason({**tags, runs.PID_TAG: alive}, now, host) is None
+    reason = orphans.orphan_reason({**tags, runs.PID_TAG: dead}, now, host)
     assert reason == f"its process {dead} on box is gone (last heartbeat {beat})"
     # On another host the process cannot be seen: only a stale heartbeat tells.
-    assert tracking.orphan_reason({**tags, tracking.PID_TAG: dead}, now, "other") is None
-    stale = {tracking.HOST_TAG: host, tracking.PID_TAG: dead, tracking.HEARTBEAT_TAG: old}
-    assert "no heartbeat for over 6 h" in tracking.orphan_reason(stale, now, "other")
+    assert orphans.orphan_reason({**tags, runs.PID_TAG: dead}, now, "other") is None
+    stale = {runs.HOST_TAG: host, runs.PID_TAG: dead, runs.HEARTBEAT_TAG: old}
+    assert "no heartbeat for over 6 h" in orphans.orphan_reason(stale, now, "other")
 
 
 def test_train_marks_runs_of_dead_processes_failed(mlflow_store, capsys):
@@ -121,24 +121,24 @@ def test_train_marks_runs_of_dead_processes_failed(mlflow_store, capsys):
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
-    tracking.setup(mlflow_store)
-    exp = tracking.experiment_id("stance")
+    store.setup(mlflow_store)
+    exp = store.experiment_id("stance")
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     parent = client.create_run(exp, tags={
-        tracking.KIND_TAG: "parent", tracking.HOST_TAG: tracking.socket.gethostname(),
-        tracking.PID_TAG: str(dead.pid), tracking.HEARTBEAT_TAG: tracking._now()})
-    fold = client.create_run(exp, tags={tracking.KIND_TAG: "fold",
+        runs.KIND_TAG: "parent", runs.HOST_TAG: orphans.socket.gethostname(),
+        runs.PID_TAG: str(dead.pid), runs.HEARTBEAT_TAG: runs.utc_timestamp()})
+    fold = client.create_run(exp, tags={runs.KIND_TAG: "fold",
                                         "mlflow.parentRunId": parent.info.run_id})
     alive = client.create_run(exp, tags={
-        tracking.KIND_TAG: "parent", tracking.HOST_TAG: tracking.socket.gethostname(),
-        tracking.PID_TAG: str(os.getpid()), tracking.HEARTBEAT_TAG: tracking._now()})
+        runs.KIND_TAG: "parent", runs.HOST_TAG: orphans.socket.gethostname(),
+        runs.PID_TAG: str(os.getpid()), runs.HEARTBEAT_TAG: runs.utc_timestamp()})
     assert main(["train", str(REPO / "configs" / "majority.yaml"), "--task", "stance"]) == 0
     for run_id in (parent.info.run_id, fold.info.run_id):
         run = client.get_run(run_id)
         assert run.info.status == "FAILED"
-        assert run.data.tags[tracking.ENDED_TAG].startswith("marked FAILED by cnbench at ")
-        assert f"its process {dead.pid} on " in run.data.tags[tracking.ENDED_TAG]
+        assert run.data.tags[runs.ENDED_TAG].startswith("marked FAILED by cnbench at ")
+        assert f"its process {dead.pid} on " in run.data.tags[runs.ENDED_TAG]
     # A run whose process is alive is left alone.
     assert client.get_run(alive.info.run_id).info.status == "RUNNING"
     mlflow.set_tracking_uri(mlflow_store)
@@ -156,7 +156,7 @@ def test_a_server_killed_mid_run_gives_one_line_and_the_run_is_failed_later(tmp_
     server = servers.start(folder, port)
     uri = f"http://127.0.0.1:{port}"
     data = copy_data(tmp_path / "data")
-    from crypto_news_bench import dataset
+    from crypto_news_bench.data import dataset
 
     dataset.build(data)
     slow = tmp_path / "configs"
@@ -193,8 +193,8 @@ def test_a_server_killed_mid_run_gives_one_line_and_the_run_is_failed_later(tmp_
         assert done.returncode == 0, done.stderr[-3000:]
         run = client.get_run(run_id)
         assert run.info.status == "FAILED"
-        assert f"its process {train.pid} on " in run.data.tags[tracking.ENDED_TAG]
-        assert run.data.tags[tracking.HOST_TAG] and run.data.tags[tracking.HEARTBEAT_TAG]
+        assert f"its process {train.pid} on " in run.data.tags[runs.ENDED_TAG]
+        assert run.data.tags[runs.HOST_TAG] and run.data.tags[runs.HEARTBEAT_TAG]
     finally:
         servers.stop(server)
 
@@ -206,7 +206,7 @@ def test_a_server_killed_mid_run_gives_one_line_and_the_run_is_failed_later(tmp_
 def test_sigint_to_a_parallel_bench_kills_the_running_cells_and_starts_no_other(tmp_path,
                                                                                  tiny_bert):
     data = copy_data(tmp_path / "data")
-    from crypto_news_bench import dataset
+    from crypto_news_bench.data import dataset
 
     dataset.build(data)
     grid = write_grid(tmp_path / "configs", {

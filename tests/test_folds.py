@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crypto_news_bench.folds import Fold, lodo_folds
+from crypto_news_bench.evaluation.folds import Fold, lodo_folds
 
 
 def test_lodo_folds_exact_indices():
@@ -38,7 +38,7 @@ def test_lodo_folds_needs_two_documents(docs, n):
 
 
 def test_lodo_folds_on_the_real_stance_set(repo_data_dir):
-    from crypto_news_bench.dataset import gold_examples
+    from crypto_news_bench.data.dataset import gold_examples
 
     exs = gold_examples(repo_data_dir)["stance"]
     doc_ids = [e.unit.doc_id for e in exs]

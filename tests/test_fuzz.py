@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crypto_news_bench.config import load_config
-from crypto_news_bench.corpus import read_jsonl, read_metadata
+from crypto_news_bench.data.corpus import read_jsonl, read_metadata
+from crypto_news_bench.data.labels import read_label_file
+from crypto_news_bench.data.schema import TASKS
+from crypto_news_bench.data.units import blocks, sentences
 from crypto_news_bench.errors import ConfigError, DataError
-from crypto_news_bench.labels import read_label_file
-from crypto_news_bench.schema import TASKS
-from crypto_news_bench.units import blocks, sentences
 
 FAST = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -19,10 +19,13 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from crypto_news_bench import cli, harness, leaderboard, tracking
+from crypto_news_bench import __version__, cli
+from crypto_news_bench.bench import harness, leaderboard
+from crypto_news_bench.bench.grid import load_grid, parse_shard, shard
 from crypto_news_bench.errors import ConfigError
-from crypto_news_bench.grid import load_grid, parse_shard, shard
 from crypto_news_bench.models import MODELS, ModelSpec
+from crypto_news_bench.tracking import registry, runs
+from crypto_news_bench.tracking import store as tstore
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
@@ -70,7 +73,7 @@ def parent_runs(uri: str, version: str | None = None) -> list:
 
     client = MlflowClient(tracking_uri=uri)
     ids = [e.experiment_id for e in client.search_experiments()]
-    where = f"tags.`{tracking.KIND_TAG}` = 'parent'"
+    where = f"tags.`{runs.KIND_TAG}` = 'parent'"
     if version is not None:
         where += f" and tags.`cnbench.version` = '{version}'"
     return client.search_runs(ids, filter_string=where, max_results=50000)
@@ -86,7 +89,7 @@ def as_version(monkeypatch: pytest.MonkeyPatch, version: str) -> None:
     import crypto_news_bench
 
     monkeypatch.setattr(crypto_news_bench, "__version__", version)
-    monkeypatch.setattr(tracking, "__version__", version)
+    monkeypatch.setattr(runs, "__version__", version)
 
 
 # -- load_grid ------------------------------------------------------------------------------
@@ -315,7 +318,7 @@ def test_first_bench_runs_every_cell_once(store):
     assert sorted(store.first) == STANCE_KEYS
     for key, run in store.first.items():
         assert run.info.status == "FINISHED"
-        assert run.data.tags["cnbench.version"] == tracking.__version__
+        assert run.data.tags["cnbench.version"] == __version__
         assert "macro_f1" in run.data.metrics, key
 
 
@@ -472,13 +475,13 @@ def test_report_files(bench):
 def test_leaderboard_aggregates_seeds_latest_run_per_seed(mlflow_store):
     from mlflow.tracking import MlflowClient
 
-    tracking.setup(mlflow_store)
-    exp = tracking.experiment_id("stance")
+    tstore.setup(mlflow_store)
+    exp = tstore.experiment_id("stance")
     client = MlflowClient(tracking_uri=mlflow_store)
 
     def log(seed: int, f1: float, start: int, status: str = "FINISHED") -> str:
         run = client.create_run(exp, start_time=start, tags={
-            tracking.KIND_TAG: "parent", "cnbench.config": "X", "cnbench.model": "majority",
+            runs.KIND_TAG: "parent", "cnbench.config": "X", "cnbench.model": "majority",
             "cnbench.seed": str(seed)})
         for name, value in {"macro_f1": f1, "macro_f1_ci_low": f1 - 0.1,
                             "macro_f1_ci_high": f1 + 0.1}.items():
@@ -533,7 +536,7 @@ def test_parallel_bench_matches_the_sequential_one(bench, tmp_path, monkeypatch)
         assert run.data.metrics["macro_f1"] == bench.first[key].data.metrics["macro_f1"], key
     best = max(runs.values(), key=lambda r: r.data.metrics["macro_f1"])
     champion = MlflowClient(uri).get_model_version_by_alias(
-        f"stance-{best.data.tags['cnbench.config']}", tracking.CHAMPION)
+        f"stance-{best.data.tags['cnbench.config']}", registry.CHAMPION)
     assert champion.run_id == best.info.run_id
     # And a second parallel bench finds every cell finished.
     again = harness.run_bench(bench.grid, tmp_path / "data", results_dir=None, progress=False,
@@ -560,7 +563,7 @@ def test_parallel_bench_that_fails_still_crowns_what_finished(tmp_path, monkeypa
     assert runs["stance/majority/seed0"].info.status == "FINISHED"
     assert runs["stance/vader/seed0"].info.status == "FINISHED"
     assert runs["stance/tfidf_word_lr/seed0"].info.status == "FAILED"
-    champion = MlflowClient(uri).get_model_version_by_alias("stance-vader", tracking.CHAMPION)
+    champion = MlflowClient(uri).get_model_version_by_alias("stance-vader", registry.CHAMPION)
     assert champion.run_id == runs["stance/vader/seed0"].info.run_id
 
 

@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from crypto_news_bench.dataset import gold_examples
+from crypto_news_bench.data.dataset import gold_examples
+from crypto_news_bench.data.labels import load_labels, text_hash
 from crypto_news_bench.errors import DataError
-from crypto_news_bench.labels import load_labels, text_hash
 
 # tiny_data_dir's annotation files, line by line (see conftest.TINY_DOCS):
 BOILERPLATE_IDS = ["a01:L1", "a01:L2", "a01:L3", "a01:L5", "b02:L1", "b02:L2", "b02:L3"]

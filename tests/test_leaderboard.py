@@ -13,9 +13,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from crypto_news_bench import cli, leaderboard, tracking
+from crypto_news_bench import cli
+from crypto_news_bench.bench import leaderboard
+from crypto_news_bench.bench.leaderboard import Row
 from crypto_news_bench.config import load_config
-from crypto_news_bench.leaderboard import Row
+from crypto_news_bench.tracking import runs
+from crypto_news_bench.tracking import store as tstore
 from crypto_news_bench.train import train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,10 +43,10 @@ def store(tmp_path_factory):
         majority = [train(load_config(CONFIGS / "majority.yaml", FAST), "stance",
                           data_dir=DATA_DIR, tracking_uri=uri) for _ in range(2)]
         client = MlflowClient(tracking_uri=uri)
-        exp_id = client.get_experiment_by_name(tracking.experiment_name("stance")).experiment_id
+        exp_id = client.get_experiment_by_name(tstore.experiment_name("stance")).experiment_id
         unfinished = []
         for status in ("FAILED", None):
-            run = client.create_run(exp_id, tags={tracking.KIND_TAG: "parent",
+            run = client.create_run(exp_id, tags={runs.KIND_TAG: "parent",
                                                   "cnbench.config": f"ghost-{status}"})
             client.log_metric(run.info.run_id, "macro_f1", 0.99)
             if status:

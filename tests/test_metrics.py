@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from crypto_news_bench.metrics import (
+from crypto_news_bench.data.schema import TASKS
+from crypto_news_bench.evaluation.metrics import (
     bootstrap_ci,
     classification_metrics,
     macro_f1,
     paired_bootstrap,
     pro_crit_f1,
 )
-from crypto_news_bench.schema import TASKS
 
 STANCE = TASKS["stance"]
 PRO, CRIT, NEU = 0, 1, 2  # ("promotional", "critical", "neutral")
@@ -184,7 +184,7 @@ def test_macro_f1_rows_matches_scikit_learn_row_by_row():
     import numpy as np
     from sklearn.metrics import f1_score
 
-    from crypto_news_bench.metrics import macro_f1_rows
+    from crypto_news_bench.evaluation.metrics import macro_f1_rows
 
     rng = np.random.default_rng(7)
     # Few units and six classes, so rows miss classes in gold, in predictions, or both.

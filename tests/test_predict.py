@@ -13,9 +13,9 @@ import pytest
 from conftest import one_torch_thread
 
 from crypto_news_bench import cli
-from crypto_news_bench import publish as publish_mod
-from crypto_news_bench.schema import TASKS
-from crypto_news_bench.units import blocks, sentences
+from crypto_news_bench.data.schema import TASKS
+from crypto_news_bench.data.units import blocks, sentences
+from crypto_news_bench.serving import publish as publish_mod
 
 # Boilerplate-ish lines are taken from the corpus (the TF-IDF boilerplate model saw them), a
 # bullet, several sentences per block, and markup that must come out escaped.
@@ -342,7 +342,7 @@ def test_bfloat16_predictor_runs_a_copy_and_scores_close_to_float32(model_dirs):
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from crypto_news_bench.predict import TransformersPredictor
+    from crypto_news_bench.serving.flavours.transformers import TransformersPredictor
 
     folder = model_dirs["stance"]
     model = AutoModelForSequenceClassification.from_pretrained(folder)
@@ -365,7 +365,7 @@ def test_bfloat16_predictor_runs_a_copy_and_scores_close_to_float32(model_dirs):
 def test_encoder_head_predictor_in_bfloat16(model_dirs):
     import torch
 
-    from crypto_news_bench.predict import EncoderHeadPredictor
+    from crypto_news_bench.serving.flavours.encoder_head import EncoderHeadPredictor
 
     texts = ["Binance said users are safe.", "The SEC disagreed."]
     p32 = EncoderHeadPredictor(model_dirs["claim_type"]).predict(texts)
@@ -376,7 +376,8 @@ def test_encoder_head_predictor_in_bfloat16(model_dirs):
 
 
 def test_unknown_precision_is_refused_before_any_model_loads():
-    from crypto_news_bench.predict import TransformersPredictor, load_predictor
+    from crypto_news_bench.serving.flavours.transformers import TransformersPredictor
+    from crypto_news_bench.serving.predict import load_predictor
 
     message = "precision 'float16': expected one of float32, bfloat16"
     with pytest.raises(ValueError, match=message):
@@ -410,7 +411,7 @@ def test_cli_predict_refuses_an_unknown_precision(article, tmp_path, capsys):
 
 
 def test_predictor_token_budget_never_below_one_full_text(model_dirs):
-    from crypto_news_bench.predict import TransformersPredictor
+    from crypto_news_bench.serving.flavours.transformers import TransformersPredictor
 
     folder = model_dirs["stance"]
     tight = TransformersPredictor.from_folder(folder, max_length=64, max_tokens=16)

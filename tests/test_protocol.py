@@ -10,8 +10,8 @@ import pytest
 from sklearn.dummy import DummyClassifier
 
 from crypto_news_bench.config import ExperimentConfig
-from crypto_news_bench.protocol import Units, evaluate, label_scores, training_indices
-from crypto_news_bench.schema import TASKS
+from crypto_news_bench.data.schema import TASKS
+from crypto_news_bench.evaluation.protocol import Units, evaluate, label_scores, training_indices
 
 STANCE = TASKS["stance"]
 PRO, CRIT, NEU = 0, 1, 2

@@ -13,14 +13,13 @@ import pytest
 import yaml
 from conftest import one_torch_thread
 
-from crypto_news_bench import publish as publish_mod
-from crypto_news_bench.predict import (
-    EncoderHeadPredictor,
-    SklearnPredictor,
-    TransformersPredictor,
-    load_predictor,
-)
-from crypto_news_bench.schema import TASKS
+from crypto_news_bench.data.schema import TASKS
+from crypto_news_bench.serving import model_card
+from crypto_news_bench.serving import publish as publish_mod
+from crypto_news_bench.serving.flavours.encoder_head import EncoderHeadPredictor
+from crypto_news_bench.serving.flavours.sklearn import SklearnPredictor
+from crypto_news_bench.serving.flavours.transformers import TransformersPredictor
+from crypto_news_bench.serving.predict import load_predictor
 
 STANCE = list(TASKS["stance"].labels)
 TEXTS = ["Binance said it holds all customer assets in segregated accounts.",
@@ -95,26 +94,48 @@ def test_transformers_folder(published):
 def test_model_card_metadata(published, transformer_store, name):
     run = parent_run(transformer_store, name)
     meta = front_matter(published[name] / "README.md")
-    metrics = {m["name"]: m["value"] for m in meta["model-index"][0]["results"][0]["metrics"]}
-    assert metrics["macro-F1 (leave-one-document-out)"] == round(run.data.metrics["macro_f1"], 4)
-    assert metrics["macro-F1 95% CI low"] == round(run.data.metrics["macro_f1_ci_low"], 4)
-    assert metrics["macro-F1 95% CI high"] == round(run.data.metrics["macro_f1_ci_high"], 4)
+    [result] = meta["model-index"][0]["results"]
+    # One metric: the leave-one-document-out macro-F1; its interval is in the prose.
+    assert result["metrics"] == [{"type": "f1", "value": round(run.data.metrics["macro_f1"], 4),
+                                  "name": "macro-F1 (leave-one-document-out)",
+                                  "config": "macro"}]
+    assert result["dataset"]["revision"] == run.data.tags["cnbench.dataset_hash"]
+    assert result["dataset"]["config"] == "stance"
     assert meta["cnbench"]["dataset_hash"] == run.data.tags["cnbench.dataset_hash"]
-    assert meta["model-index"][0]["results"][0]["dataset"]["revision"] == \
-        run.data.tags["cnbench.dataset_hash"]
     assert meta["cnbench"]["mlflow_run_id"] == run.info.run_id
     assert meta["cnbench"]["labels"] == STANCE
     assert meta["cnbench"]["config"]["name"] == name
     assert meta["pipeline_tag"] == "text-classification"
+    assert meta["language"] == "en" and meta["datasets"] == ["crypto-news-bench"]
+    assert [w["text"] for w in meta["widget"]] == model_card.WIDGET["stance"]
     flavour = run.data.tags["cnbench.flavour"]
     assert meta["library_name"] == {"transformers": "transformers", "sklearn": "sklearn",
                                     "encoder_head": "sentence-transformers"}[flavour]
     if flavour == "sklearn":
-        assert "base_model" not in meta
+        assert "base_model" not in meta and meta["license"] == "mit"
     else:
-        # A local path is what the config named; the card says it.
+        # A local path is what the config named; the card says it, and keeps its license.
         assert meta["base_model"] == transformer_store.configs[name].params[
             "model_name_or_path"]
+        assert meta["license"] == "apache-2.0"
+    text = (published[name] / "README.md").read_text(encoding="utf-8")
+    m = run.data.metrics
+    assert (f"(95% bootstrap interval {m['macro_f1_ci_low']:.3f} to\n"
+            f"{m['macro_f1_ci_high']:.3f})") in text
+
+
+@pytest.mark.parametrize("name", ["tiny-finetune", "tiny-setfit", "tfidf_word_lr"])
+def test_model_card_parses_back_with_huggingface_hub(published, transformer_store, name):
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(published[name] / "README.md")
+    [result] = card.data.eval_results
+    assert (result.metric_type, result.task_type) == ("f1", "text-classification")
+    assert result.metric_value == round(parent_run(transformer_store, name)
+                                        .data.metrics["macro_f1"], 4)
+    assert card.data.license in ("mit", "apache-2.0")
+    assert card.data.widget and card.data.pipeline_tag == "text-classification"
+    assert card.text.lstrip().startswith("# crypto-news-bench: stance")
 
 
 FRESH = r"""
@@ -253,11 +274,15 @@ def test_a_failed_export_leaves_the_earlier_publish_as_it_was(use_transformer_st
     publish_mod.publish(run_id, out, tracking_uri=transformer_store.uri)
     before = {name: (out / name).read_bytes() for name in files_in(out)}
 
-    def broken(flavour, local, staging):
+    def broken(local, staging):
         (staging / "half-written").write_text("x", encoding="utf-8")
         raise OSError("disk full")
 
-    monkeypatch.setattr(publish_mod, "_export", broken)
+    import dataclasses
+
+    real_get = publish_mod.flavours.get
+    monkeypatch.setattr(publish_mod.flavours, "get",
+                        lambda name: dataclasses.replace(real_get(name), export=broken))
     with pytest.raises(OSError, match="disk full"):
         publish_mod.publish(run_id, out, tracking_uri=transformer_store.uri, overwrite=True)
     assert {name: (out / name).read_bytes() for name in files_in(out)} == before

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from conftest import one_torch_thread
 
-from crypto_news_bench import dataset as ds
+from crypto_news_bench.data import dataset as ds
+from crypto_news_bench.data.schema import TASKS
 from crypto_news_bench.models.finetune import FineTuneClassifier
-from crypto_news_bench.schema import TASKS
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crypto_news_bench.report import END, START, update_readme
+from crypto_news_bench.bench.report import END, START, update_readme
 
 
 def test_update_readme_replaces_only_the_results_section(tmp_path):

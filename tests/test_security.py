@@ -210,7 +210,7 @@ def test_logged_sklearn_model_naming_popen_is_refused(env, capsys):
 def test_the_logged_pyfunc_code_is_never_run_by_predict(env, capsys):
     """MLflow's model-from-code file is the store's to change: predict reads the saved
     encoder and head, never that file."""
-    code = env.store.models["encoder_head"] / "encoder_head_pyfunc.py"
+    code = env.store.models["encoder_head"] / "pyfunc.py"
     assert code.is_file()
     code.write_text(f"open({str(env.marker)!r}, 'w').write('pyfunc code ran')\n",
                     encoding="utf-8")

@@ -8,10 +8,10 @@ from collections import Counter
 
 import pytest
 
-from crypto_news_bench import dataset
+from crypto_news_bench.data import dataset
+from crypto_news_bench.data.labels import load_labels
+from crypto_news_bench.data.synthetic import agreement, stance_profile
 from crypto_news_bench.errors import DataError
-from crypto_news_bench.labels import load_labels
-from crypto_news_bench.synthetic import agreement, stance_profile
 
 
 def gold(data_dir, task):

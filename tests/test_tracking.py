@@ -18,11 +18,13 @@ import numpy as np
 import pytest
 import yaml
 
-from crypto_news_bench import __version__, cli, tracking
-from crypto_news_bench import dataset as ds
+from crypto_news_bench import __version__, cli
 from crypto_news_bench.config import ExperimentConfig, load_config
+from crypto_news_bench.data import dataset as ds
+from crypto_news_bench.errors import TrackingError
 from crypto_news_bench.models import MODELS, ModelSpec
-from crypto_news_bench.tracking import TrackingError
+from crypto_news_bench.tracking import orphans, registry, runs
+from crypto_news_bench.tracking import store as tstore
 from crypto_news_bench.train import train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -307,8 +309,8 @@ def test_unreachable_server_via_cli(monkeypatch, capsys):
 
 
 def test_check_reachable_ignores_local_stores():
-    tracking.check_reachable("sqlite:////nonexistent/mlflow.db")
-    tracking.check_reachable("file:///nonexistent")
+    tstore.check_reachable("sqlite:////nonexistent/mlflow.db")
+    tstore.check_reachable("file:///nonexistent")
 
 
 # -- interrupted and failed runs -------------------------------------------------------------
@@ -405,14 +407,14 @@ def test_keyboard_interrupt_via_cli(use_store, monkeypatch, tmp_path, capsys):
 
 
 def test_champion_uri_without_a_champion_is_a_clear_error(tmp_path, monkeypatch):
-    from crypto_news_bench import tracking
+    from crypto_news_bench.tracking import store as tstore
 
     # setenv first, so the variable MLflow exports is restored after the test.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/empty.db")
-    tracking.setup()
-    with pytest.raises(tracking.TrackingError,
+    tstore.setup()
+    with pytest.raises(TrackingError,
                        match="no registered claim_type model has the 'champion' alias yet"):
-        tracking.champion_uri("claim_type")
+        registry.champion_uri("claim_type")
 
 
 def test_log_input_retries_once_after_a_collision(monkeypatch):
@@ -428,8 +430,8 @@ def test_log_input_retries_once_after_a_collision(monkeypatch):
             raise MlflowException("UNIQUE constraint failed: datasets.experiment_id")
 
     monkeypatch.setattr(mlflow, "log_input", collide_once)
-    monkeypatch.setattr(tracking.time, "sleep", lambda s: None)
-    tracking._log_input(object(), "training")
+    monkeypatch.setattr(orphans.time, "sleep", lambda s: None)
+    runs._log_input(object(), "training")
     assert calls == ["training", "training"]
 
     def always(data_input, context):
@@ -437,7 +439,7 @@ def test_log_input_retries_once_after_a_collision(monkeypatch):
 
     monkeypatch.setattr(mlflow, "log_input", always)
     with pytest.raises(MlflowException, match="store is read-only"):
-        tracking._log_input(object(), "evaluation")
+        runs._log_input(object(), "evaluation")
 
 
 @pytest.mark.parametrize("uri, scheme", [("foo://host/x", "'foo'"), ("mlruns", "'(none)'"),
@@ -457,4 +459,4 @@ def test_known_schemes_pass_the_check():
     for uri in ("sqlite:///x.db", "http://h:5000", "https://h", "postgresql+psycopg2://u@h/db",
                 "databricks"):
         if "://" in uri:
-            tracking.check_scheme(uri)
+            tstore.check_scheme(uri)

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from conftest import one_torch_thread, tiny_config
 
+from crypto_news_bench.data.schema import TASKS
+from crypto_news_bench.evaluation.protocol import Units, evaluate
 from crypto_news_bench.models import MODELS
 from crypto_news_bench.models.encoder import resolve_model
-from crypto_news_bench.protocol import Units, evaluate
-from crypto_news_bench.schema import TASKS
 
 STANCE = TASKS["stance"]
 PRO, CRIT, NEU = 0, 1, 2
@@ -55,7 +55,7 @@ def _one_thread():
 @pytest.fixture(scope="module")
 def evaluations(tiny_bert):
     """Each method through the protocol once, with the fold models kept for inspection."""
-    import crypto_news_bench.protocol as protocol
+    import crypto_news_bench.evaluation.protocol as protocol
 
     out = {}
     original = protocol._fit

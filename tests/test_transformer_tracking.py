@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 from conftest import TRAINED, one_torch_thread
 
-from crypto_news_bench import tracking
-from crypto_news_bench.schema import TASKS
+from crypto_news_bench.data.schema import TASKS
+from crypto_news_bench.tracking import registry
+from crypto_news_bench.tracking import store as tstore
 
 METHODS = {  # config name -> (flavour, has a loss curve)
     "tiny-finetune": ("transformers", True),
@@ -38,7 +39,7 @@ def all_runs(client):
 
 def runs_of(store, task: str, config_name: str):
     """(parent run, fold runs) of one training, found through the store, not the result."""
-    exp = store.client.get_experiment_by_name(tracking.experiment_name(task))
+    exp = store.client.get_experiment_by_name(tstore.experiment_name(task))
     parents = store.client.search_runs(
         [exp.experiment_id],
         filter_string=f"tags.`cnbench.kind` = 'parent' and tags.`cnbench.config` = "
@@ -168,13 +169,13 @@ def test_champion_is_the_best_version_of_the_task(transformer_store, task):
     models = client.search_registered_models(filter_string=f"name LIKE '{task}-%'")
     trained = sorted(f"{t}-{name}" for t, name in TRAINED if t == task)
     assert sorted(rm.name for rm in models) == trained
-    with_alias = [rm for rm in models if tracking.CHAMPION in rm.aliases]
+    with_alias = [rm for rm in models if registry.CHAMPION in rm.aliases]
     assert len(with_alias) == 1
     scores = {}
     for rm in models:
         for v in client.search_model_versions(f"name = '{rm.name}'"):
             scores[(rm.name, v.version)] = client.get_run(v.run_id).data.metrics["macro_f1"]
-    champion = (with_alias[0].name, with_alias[0].aliases[tracking.CHAMPION])
+    champion = (with_alias[0].name, with_alias[0].aliases[registry.CHAMPION])
     assert scores[champion] == max(scores.values())
 
 
@@ -183,8 +184,8 @@ def test_champion_is_the_best_version_of_the_task(transformer_store, task):
 def test_champion_loads_as_a_pyfunc(use_transformer_store):
     import mlflow
 
-    uri = tracking.champion_uri("stance")
-    name = uri.removeprefix("models:/").removesuffix(f"@{tracking.CHAMPION}")
+    uri = registry.champion_uri("stance")
+    name = uri.removeprefix("models:/").removesuffix(f"@{registry.CHAMPION}")
     assert name in {f"stance-{n}" for t, n in TRAINED if t == "stance"}
     out = mlflow.pyfunc.load_model(uri).predict(pd.DataFrame({"text": TEXTS}))
     assert len(out) == len(TEXTS)

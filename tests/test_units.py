@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from crypto_news_bench.corpus import load_corpus
-from crypto_news_bench.units import blocks, sentences, split_sentences
+from crypto_news_bench.data.corpus import load_corpus
+from crypto_news_bench.data.units import blocks, sentences, split_sentences
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from .errors import CnbenchError, ConfigError, DataError
 
 
 def _data(args: argparse.Namespace) -> None:
-    from . import dataset
+    from .data import dataset
 
     if args.action == "build":
         out = dataset.build(args.data_dir)
@@ -21,9 +21,10 @@ def _data(args: argparse.Namespace) -> None:
         print(dataset.splits_markdown(dataset.gold_splits(args.data_dir),
                                       synthetic_per_document=args.per_document), end="")
     else:
-        from .checks import check_data
+        from .data.checks import check_data
+        from .models.encoder import sentence_encoder
 
-        report = check_data(args.data_dir)
+        report = check_data(args.data_dir, sentence_encoder())
         print(report.summary())
 
 
@@ -45,9 +46,10 @@ def _train(args: argparse.Namespace) -> None:
 
 
 def _compare(args: argparse.Namespace) -> None:
-    from . import leaderboard, tracking
+    from .bench import leaderboard
+    from .tracking import store
 
-    tracking.setup()
+    store.setup()
     if args.vs:
         _compare_pair(args)
         return
@@ -61,8 +63,8 @@ def _compare(args: argparse.Namespace) -> None:
 def _compare_pair(args: argparse.Namespace) -> None:
     import json
 
-    from . import leaderboard
-    from .schema import TASKS
+    from .bench import leaderboard
+    from .data.schema import TASKS
 
     a, b = args.vs
     tasks = [args.task] if args.task else [
@@ -81,9 +83,10 @@ def _compare_pair(args: argparse.Namespace) -> None:
 
 
 def _bench(args: argparse.Namespace) -> None:
-    from . import dataset, leaderboard
-    from .grid import parse_shard
-    from .harness import run_bench
+    from .bench import leaderboard
+    from .bench.grid import parse_shard
+    from .bench.harness import run_bench
+    from .data import dataset
 
     shard = parse_shard(args.shard) if args.shard else None
     summary = run_bench(args.grid, args.data_dir, force=args.force, shard=shard,
@@ -96,7 +99,7 @@ def _bench(args: argparse.Namespace) -> None:
 
 
 def _publish(args: argparse.Namespace) -> None:
-    from .publish import publish
+    from .serving.publish import publish
 
     out = publish(args.run_id, args.out, overwrite=args.overwrite)
     print(f"published {args.run_id} to {out}")
@@ -106,8 +109,8 @@ DEFAULT_MODELS = "boilerplate=champion,stance=champion,claim_type=champion"
 
 
 def _predict(args: argparse.Namespace) -> None:
-    from .predict import load_predictor, predict_article, write_outputs
-    from .schema import TASKS
+    from .data.schema import TASKS
+    from .serving.predict import load_predictor, predict_article, write_outputs
 
     refs = {}
     items = [i.strip() for group in args.models or [DEFAULT_MODELS] for i in group.split(",")]
@@ -121,8 +124,8 @@ def _predict(args: argparse.Namespace) -> None:
         refs[task] = ref
     # Read the article and check the outputs before loading any model: a bad file should
     # fail in a second.
-    from .corpus import decode_text
-    from .predict import check_outputs
+    from .data.corpus import decode_text
+    from .serving.predict import check_outputs
 
     article = Path(args.article)
     if article.is_dir():
@@ -143,7 +146,7 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    from .predict import PRECISIONS
+    from .serving.predict import PRECISIONS
 
     parser = argparse.ArgumentParser(
         prog="cnbench", description="crypto-news-bench: dataset, training, comparison.")

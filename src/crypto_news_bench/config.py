@@ -19,10 +19,10 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .data.schema import TASKS, get_task
 from .errors import ConfigError
 from .models import MODELS
 from .models.params import NonNegativeInt, PositiveInt
-from .schema import TASKS
 
 CONFIG_DIR = Path("configs")
 DEFAULTS_FILE = "defaults.yaml"
@@ -143,8 +143,7 @@ def validate(name: str, data: dict, where: str | Path = "<config>") -> Experimen
     if not isinstance(tasks, (str, list, tuple)):
         raise ConfigError(f"{where}: tasks = {tasks!r}: expected a task name or a list of them")
     for task in [tasks] if isinstance(tasks, str) else tasks:
-        if not isinstance(task, str) or task not in TASKS:
-            raise ConfigError(f"{where}: unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
+        get_task(task, where, ConfigError)
         if task not in spec.tasks:
             raise ConfigError(
                 f"{where}: model {model!r} does not support task {task!r}; it supports: "
@@ -214,8 +213,7 @@ def tasks_to_run(config: ExperimentConfig, task: str) -> list[str]:
     """``--task all`` means the config's tasks; a named task must be valid for its model."""
     if task == "all":
         return list(config.tasks)
-    if task not in TASKS:
-        raise ConfigError(f"unknown task {task!r}; valid tasks: all, {', '.join(TASKS)}")
+    get_task(task, error=ConfigError, also=("all",))
     if task not in MODELS[config.model].tasks:
         raise ConfigError(
             f"model {config.model!r} does not support task {task!r}; it supports: "

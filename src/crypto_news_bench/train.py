@@ -6,11 +6,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import dataset as ds
-from . import tracking
 from .config import ExperimentConfig
+from .data import dataset as ds
+from .evaluation.protocol import Evaluation, Units, evaluate
 from .models import MODELS
-from .protocol import Evaluation, Units, evaluate
+from .serving import flavours
+from .tracking import orphans, registry, runs, store
 
 
 def is_main_process() -> bool:
@@ -43,23 +44,25 @@ def train(config: ExperimentConfig, task: str, data_dir: Path | str = ds.DATA_DI
     # so one launch makes one set of runs and one checkpoint.
     if not track or not is_main_process():
         return TrainResult(None, evaluate(config, task, real, synthetic, fit_final=final_model))
-    tracking.setup(tracking_uri)
+    store.setup(tracking_uri)
     try:
         if reap_orphans:
-            tracking.mark_orphans([task])
-        inputs = tracking.DataInputs.of(task, splits, config.train_on, data_dir)
-        with tracking.parent_run(config, task, inputs, ds.dataset_hash(task, data_dir),
+            orphans.mark_orphans([task])
+        inputs = runs.DataInputs.of(task, splits, config.train_on, data_dir)
+        with runs.parent_run(config, task, inputs, ds.dataset_hash(task, data_dir),
                                  extra_tags) as run:
             evaluation = evaluate(config, task, real, synthetic, fit_final=final_model,
-                                  on_fold=lambda fold: tracking.log_fold(fold, task))
-            tracking.log_evaluation(evaluation)
+                                  on_fold=lambda fold: runs.log_fold(fold, task))
+            runs.log_evaluation(evaluation)
             if final_model:
-                tracking.log_final_model(evaluation, MODELS[config.model].flavour)
+                flavour = flavours.of_model(MODELS[config.model].flavour,
+                                            evaluation.final_model)
+                registry.log_final_model(evaluation, flavour)
         if final_model and champion:
-            tracking.update_champion(task)
+            registry.update_champion(task)
     except Exception as exc:
         # One line, not MLflow's chain of retries, when the store stops answering.
-        if tracking.is_lost_server(exc):
-            raise tracking.lost(exc) from None
+        if store.is_lost_server(exc):
+            raise store.lost(exc) from None
         raise
     return TrainResult(run.info.run_id, evaluation)

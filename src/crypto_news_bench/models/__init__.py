@@ -13,7 +13,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..schema import TASKS
+from ..data.schema import TASKS
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ class ModelSpec:
     trainable: bool = True
     # Whether training depends on the seed: only then do more seeds say anything.
     seeded: bool = False
+    # Relative cost of training, for ordering a parallel bench (costliest first).
+    cost: int = 0
 
     def load_factory(self) -> Callable:
         module, func = self.factory.split(":")
@@ -80,12 +82,12 @@ MODELS: dict[str, ModelSpec] = {
                   tasks=("stance",), trainable=False),
         ModelSpec("frozen_encoder", "frozen:FrozenEncoderClassifier",
                   "Frozen pretrained encoder: mean-pooled embeddings + logistic regression.",
-                  flavour="encoder_head"),
+                  flavour="encoder_head", cost=1),
         ModelSpec("finetune", "finetune:FineTuneClassifier",
                   "Fine-tuned AutoModelForSequenceClassification (transformers Trainer).",
-                  flavour="transformers", seeded=True),
+                  flavour="transformers", seeded=True, cost=2),
         ModelSpec("setfit", "setfit_model:SetFitClassifier",
                   "SetFit: contrastive fine-tuning of a sentence encoder + logistic regression.",
-                  flavour="encoder_head", seeded=True),
+                  flavour="encoder_head", seeded=True, cost=1),
     ]
 }

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from ..schema import TASKS
+from ..data.schema import TASKS
 from .params import PositiveInt, Share
 
 

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-from ..schema import TASKS
-from .encoder import DEFAULT_MODEL, batches, freeze, resolve_model
+from ..data.schema import TASKS
+from .encoder import DEFAULT_MODEL, batched_logits, freeze, loss_recorder, resolve_model
 from .params import (
     Fraction,
     ModelPath,
@@ -46,19 +46,6 @@ def _step_bar():
             self.bar.close()
 
     return StepBar()
-
-
-def _loss_recorder(history: list[dict]):
-    from transformers import TrainerCallback
-
-    class LossRecorder(TrainerCallback):
-        """Keeps the loss per logging step, for the fold's MLflow run."""
-
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs and "loss" in logs:
-                history.append({"step": state.global_step, "loss": float(logs["loss"])})
-
-    return LossRecorder()
 
 
 class FineTuneClassifier(ClassifierMixin, BaseEstimator):
@@ -130,7 +117,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
             trainer = Trainer(
                 model=self.model_, args=args, train_dataset=data,
                 data_collator=DataCollatorWithPadding(self.tokenizer_),
-                callbacks=[_loss_recorder(self.history_)],
+                callbacks=[loss_recorder(self.history_)],
             )
             # The loss goes to MLflow through the recorder; the bar shows steps, not dicts.
             trainer.remove_callback(PrinterCallback)
@@ -143,15 +130,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def logits(self, X: Sequence[str]) -> np.ndarray:
-        import torch
-
-        texts = list(X)
-        out = np.zeros((len(texts), self.model_.config.num_labels), dtype=np.float32)
-        self.model_.eval()
-        with torch.inference_mode():
-            for idx, enc in batches(self.tokenizer_, texts, self.max_length):
-                out[idx] = self.model_(**enc).logits.float().numpy()
-        return out
+        return batched_logits(self.model_, self.tokenizer_, X, self.max_length)
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
         """Softmax over the labels seen in training only: an unseen label is never predicted."""

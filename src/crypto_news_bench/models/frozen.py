@@ -13,9 +13,20 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
-from ..encoder_head_pyfunc import ENCODE_BATCH_SIZE, HEAD_FILE
-from .encoder import DEFAULT_MODEL, resolve_model
+from .encoder import DEFAULT_MODEL, ENCODE_BATCH_SIZE, resolve_model
 from .params import ModelPath, NonNegativeInt, PositiveFloat, PositiveInt
+
+# The head of a saved encoder + head folder (a skops file, beside the encoder's own files).
+HEAD_FILE = "head.skops"
+
+
+def head_probabilities(body, head, texts: Sequence[str],
+                       batch_size: int = ENCODE_BATCH_SIZE) -> np.ndarray:
+    """The head's class probabilities (columns in ``head.classes_`` order) for ``texts``."""
+    # encode() sorts by length and pads per batch itself.
+    emb = body.encode(list(texts), batch_size=batch_size, convert_to_numpy=True,
+                      normalize_embeddings=True, show_progress_bar=False)
+    return head.predict_proba(emb)
 
 
 def cap_length(body, max_length: int) -> None:
@@ -74,13 +85,8 @@ FROZEN_EMBEDDINGS = _FrozenEmbeddings()
 class EncoderHeadClassifier(ClassifierMixin, BaseEstimator):
     """Shared by both methods: encode, then the head's probabilities."""
 
-    def transform(self, X: Sequence[str]) -> np.ndarray:
-        # encode() sorts by length and pads per batch itself.
-        return self.body_.encode(list(X), batch_size=self.batch_size, convert_to_numpy=True,
-                                 normalize_embeddings=True, show_progress_bar=False)
-
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
-        return self.head_.predict_proba(self.transform(X))
+        return head_probabilities(self.body_, self.head_, X, self.batch_size)
 
     def predict(self, X: Sequence[str]) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]

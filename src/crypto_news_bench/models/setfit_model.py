@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .encoder import DEFAULT_MODEL, freeze, resolve_model
+from .encoder import DEFAULT_MODEL, freeze, loss_recorder, resolve_model
 from .frozen import EncoderHeadClassifier, cap_length
 from .params import ModelPath, NonNegativeInt, PositiveFloat, PositiveInt
 
@@ -32,7 +32,7 @@ class SetFitClassifier(EncoderHeadClassifier):
         from datasets import Dataset
         from setfit import SetFitModel, Trainer, TrainingArguments
         from setfit import logging as setfit_logging
-        from transformers import PrinterCallback, TrainerCallback
+        from transformers import PrinterCallback
 
         X, y = list(X), np.asarray(y, dtype=int)
         classes = np.unique(y)
@@ -42,12 +42,6 @@ class SetFitClassifier(EncoderHeadClassifier):
                              f"negative pairs; got only class {classes.tolist()} "
                              f"({len(X)} texts)")
         history: list[dict] = []
-
-        class LossRecorder(TrainerCallback):
-            def on_log(self, args, state, control, logs=None, **kwargs):
-                if logs and "embedding_loss" in logs:
-                    history.append({"step": state.global_step,
-                                    "loss": float(logs["embedding_loss"])})
 
         # setfit logs a banner per training and warns that a plain encoder has no head yet
         # (we train one); neither says anything at INFO/WARNING worth a line per fold.
@@ -74,7 +68,7 @@ class SetFitClassifier(EncoderHeadClassifier):
                 show_progress_bar=False,
             )
             trainer = Trainer(model=model, args=args, train_dataset=data,
-                              callbacks=[LossRecorder()])
+                              callbacks=[loss_recorder(history, "embedding_loss")])
             # The loss goes to MLflow through the recorder, not to stdout once per step.
             trainer.remove_callback(PrinterCallback)
             trainer.train()

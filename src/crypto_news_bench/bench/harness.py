@@ -8,13 +8,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import dataset, grid, report, tracking
-from .models import MODELS
-from .train import train
+from ..data import dataset
+from ..models import MODELS
+from ..tracking import orphans, registry, store
+from ..train import train
+from . import grid, report
 
 RESULTS_DIR = Path("bench/results")
-# Relative cost of a cell by model flavour, for ordering parallel work (others: 0).
-COST = {"transformers": 2, "encoder_head": 1}
 
 
 @dataclass
@@ -48,8 +48,8 @@ def run_bench(grid_path: Path | str = grid.CONFIG_DIR / grid.GRID_FILE,
     if shard is not None:
         cells = grid.shard(cells, *shard)
     dataset.build(data_dir)
-    tracking.setup(tracking_uri)
-    tracking.mark_orphans(sorted({c.task for c in cells}))
+    store.setup(tracking_uri)
+    orphans.mark_orphans(sorted({c.task for c in cells}))
     hashes = {t: dataset.dataset_hash(t, data_dir) for t in {c.task for c in cells}}
     done = set() if force else grid.finished_keys(cells, hashes)
     todo = [c for c in cells if c.key not in done]
@@ -87,14 +87,14 @@ def _run_cells(cells: list, data_dir, tracking_uri: str | None, jobs: int, bar):
 
     # Experiments are created here, once: two workers creating one would collide.
     for task in dict.fromkeys(c.task for c in cells):
-        tracking.experiment_id(task)
+        store.experiment_id(task)
     threads = max(1, (os.cpu_count() or 1) // jobs)
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_worker_init, initargs=(threads,))
     # Costliest first (fine-tuning, then encoder + head, first seeds with their final fit
     # before the others): the cheap cells fill the gaps at the end instead of one long cell
     # running alone on one thread while the other core idles.
-    queue = sorted(cells, key=lambda c: (-COST.get(MODELS[c.config.model].flavour, 0),
+    queue = sorted(cells, key=lambda c: (-MODELS[c.config.model].cost,
                                          not c.final_model))
     pending: dict = {}
     try:
@@ -116,7 +116,7 @@ def _run_cells(cells: list, data_dir, tracking_uri: str | None, jobs: int, bar):
         # Workers leave the champion alias alone (they would race on it); it moves here, also
         # after an error, so the models that did finish are not left without one.
         for task in dict.fromkeys(c.task for c in cells if c.final_model):
-            tracking.update_champion(task)
+            registry.update_champion(task)
 
 
 def _interrupt_workers(pool, pending: dict, grace: float = 2.0, limit: float = 20.0) -> None:

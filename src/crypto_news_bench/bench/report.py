@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..data.schema import TASKS
 from . import leaderboard
-from .schema import TASKS
 
 
 def per_class_heatmap(boards: dict[str, list[leaderboard.Row]], path: Path | str) -> Path:

@@ -48,8 +48,18 @@ TASKS: dict[str, Task] = {
 }
 
 
-def get_task(name: str) -> Task:
-    try:
+def get_task(name: object, where: object = None, error: type[Exception] | None = None,
+             also: tuple[str, ...] = ()) -> Task:
+    """The task called ``name``, or ``error`` (default ``DataError``): "unknown task ...; valid
+    tasks: ...", after ``where`` (a file) when given. The one place that says so.
+
+    ``also`` lists extra accepted words (``all``) to name among the valid choices; the caller
+    handles them before asking here.
+    """
+    from ..errors import DataError
+
+    if isinstance(name, str) and name in TASKS:
         return TASKS[name]
-    except KeyError:
-        raise KeyError(f"unknown task {name!r}; valid tasks: {', '.join(TASKS)}") from None
+    prefix = f"{where}: " if where else ""
+    raise (error or DataError)(
+        f"{prefix}unknown task {name!r}; valid tasks: {', '.join((*also, *TASKS))}")

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import DataError
+from ..errors import DataError
 
 METADATA_FILE = "documents.jsonl"
 REQUIRED_FIELDS = ("id", "file", "publisher", "title", "url", "published", "sha256")

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from .errors import DataError
+from ..errors import DataError
 
 # Formats that unpickle, and so can run code, when loaded.
 # The only non-scikit-learn types a skops file of this package holds: its rule-based wrappers.
@@ -50,6 +50,17 @@ def _read_json(path: Path) -> Any:
         raise _refuse(path, f"not a JSON file ({exc.__class__.__name__})") from None
 
 
+def _config_without_remote_code(path: Path) -> dict:
+    """A JSON config as a dict, refused when its ``auto_map`` points at code to import."""
+    config = _read_json(path)
+    if not isinstance(config, dict):
+        raise _refuse(path, "expected a JSON object")
+    if "auto_map" in config:
+        raise _refuse(path, f"auto_map names custom code ({config['auto_map']!r}); remote code "
+                            "is never run")
+    return config
+
+
 def check_no_pickles(folder: Path) -> None:
     """No file in ``folder`` (at any depth) is in a format that unpickles."""
     for path in sorted(Path(folder).rglob("*")):
@@ -72,12 +83,7 @@ def check_transformers_config(folder: Path) -> None:
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise _refuse(config_path, "no config.json: not a transformers model folder")
-    config = _read_json(config_path)
-    if not isinstance(config, dict):
-        raise _refuse(config_path, "expected a JSON object")
-    if "auto_map" in config:
-        raise _refuse(config_path, f"auto_map names custom code ({config['auto_map']!r}); "
-                                   "remote code is never run")
+    config = _config_without_remote_code(config_path)
     if config.get("model_type") not in CONFIG_MAPPING:
         raise _refuse(config_path, f"model_type {config.get('model_type')!r} is not a "
                                    "transformers model type")
@@ -123,13 +129,7 @@ def check_tokenizer_config(folder: Path) -> None:
     path = Path(folder) / "tokenizer_config.json"
     if not path.is_file():
         return
-    tok = _read_json(path)
-    if not isinstance(tok, dict):
-        raise _refuse(path, "expected a JSON object")
-    if "auto_map" in tok:
-        raise _refuse(path, f"auto_map names custom code ({tok['auto_map']!r}); remote code "
-                            "is never run")
-    cls = tok.get("tokenizer_class")
+    cls = _config_without_remote_code(path).get("tokenizer_class")
     if cls is not None and not _is_transformers_class(cls):
         raise _refuse(path, f"tokenizer_class {cls!r} is not a transformers class")
 

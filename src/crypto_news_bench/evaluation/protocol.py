@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 from sklearn.dummy import DummyClassifier
 
-from .config import ExperimentConfig
-from .errors import DataError
+from ..config import ExperimentConfig
+from ..data.schema import TASKS, Task
+from ..errors import DataError
+from ..models import MODELS
 from .folds import lodo_folds
 from .metrics import bootstrap_ci, classification_metrics
-from .models import MODELS
-from .schema import TASKS, Task
 
 
 @dataclass(frozen=True)

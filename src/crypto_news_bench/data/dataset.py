@@ -15,10 +15,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import DataError
 from .corpus import Document, load_corpus
-from .errors import DataError
 from .labels import align, load_labels
-from .schema import TASKS
+from .schema import TASKS, get_task
 from .synthetic import Agreement, agreement
 from .units import Unit, blocks, sentences
 
@@ -189,7 +189,7 @@ def build(data_dir: Path | str = DATA_DIR, out_dir: Path | str | None = None) ->
     from datasets import Dataset
     from datasets.utils.logging import disable_progress_bar
 
-    from .dataset_card import dataset_card
+    from .card import dataset_card
 
     disable_progress_bar()
     data_dir = Path(data_dir)
@@ -220,8 +220,7 @@ def processed_dir(data_dir: Path | str = DATA_DIR) -> Path:
 
 
 def _parquet(task_name: str, split: str, data_dir: Path | str) -> Path:
-    if task_name not in TASKS:
-        raise DataError(f"unknown task {task_name!r}; valid tasks: {', '.join(TASKS)}")
+    get_task(task_name)
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
     path = processed_dir(data_dir) / task_name / f"{split}.parquet"

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError
 from . import dataset
 from .corpus import Document
-from .errors import DataError
 from .units import Unit, blocks, sentences
 
 COSINE_LIMIT = 0.95
@@ -143,23 +143,17 @@ def near_duplicates(synthetic: list[Document], real: list[Document]
     return sorted(scores, key=lambda s: -s[0])
 
 
-def default_encoder() -> Encoder:
-    """The bundled sentence encoder (all-MiniLM-L6-v2), mean-pooled and normalised."""
-    from .models.frozen import load_body
-
-    body = load_body("default", 256)
-    return lambda texts: body.encode(list(texts), batch_size=64, convert_to_numpy=True,
-                                     normalize_embeddings=True, show_progress_bar=False)
-
-
 def _shown(items: list[str], limit: int = 3) -> str:
     return "; ".join(items[:limit]) + (f" (and {len(items) - limit} more)"
                                        if len(items) > limit else "")
 
 
-def check_data(data_dir: Path | str = dataset.DATA_DIR,
-               encoder: Encoder | None = None) -> CheckReport:
-    """Run every check of the corpus; raise ``DataError`` naming the first problems found."""
+def check_data(data_dir: Path | str, encoder: Encoder) -> CheckReport:
+    """Run every check of the corpus; raise ``DataError`` naming the first problems found.
+
+    ``encoder`` embeds texts for the near-copy guard: ``cnbench data check`` passes the
+    bundled sentence encoder (``models.encoder.sentence_encoder``, loaded on first use).
+    """
     docs = dataset.all_documents(data_dir)
     real_blocks, real_sents = _units(docs["real"])
     syn_blocks, syn_sents = _units(docs["synthetic"])
@@ -182,7 +176,7 @@ def check_data(data_dir: Path | str = dataset.DATA_DIR,
             f">= {JACCARD_LIMIT}): " + _shown([f"{a} and {b} ({j:.2f})"
                                                for j, a, b in too_close]))
     if syn_sents and real_sents:
-        over, top = closest_pairs(syn_sents, real_sents, encoder or default_encoder())
+        over, top = closest_pairs(syn_sents, real_sents, encoder)
         report.closest = [(c, s.id, s.text, r.id, r.text) for c, s, r in top]
         if over:
             raise DataError(

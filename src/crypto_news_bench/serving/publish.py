@@ -15,10 +15,12 @@ import logging
 import shutil
 from pathlib import Path
 
-from . import __version__, tracking
-from .errors import PublishError
+from .. import __version__
+from ..data.schema import TASKS
+from ..errors import PublishError
+from ..tracking import store
+from . import flavours
 from .model_card import card
-from .schema import TASKS
 
 DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -28,10 +30,10 @@ def is_previous_publish(folder: Path) -> bool:
     card whose metadata carries our ``cnbench`` block. Only such a folder may be replaced."""
     import yaml
 
-    card, labels = folder / "README.md", folder / "labels.json"
-    if not (card.is_file() and labels.is_file()):
+    readme, labels = folder / "README.md", folder / "labels.json"
+    if not (readme.is_file() and labels.is_file()):
         return False
-    text = card.read_text(encoding="utf-8", errors="replace")
+    text = readme.read_text(encoding="utf-8", errors="replace")
     if not text.startswith("---\n"):
         return False
     try:
@@ -55,37 +57,6 @@ def _check_out(out: Path, overwrite: bool) -> None:
                                "not, so nothing was changed")
 
 
-def _export(flavour: str, local: Path, staging: Path) -> None:
-    """Copy the logged model's files into ``staging``, every one checked by ``safe_load``
-    first: a model a store was made to hold cannot run code on whoever publishes it."""
-    from .safe_load import (
-        PACKAGE_TYPES,
-        check_no_pickles,
-        check_sentence_transformers_folder,
-        check_tokenizer_config,
-        check_transformers_folder,
-        load_skops,
-    )
-
-    if flavour == "transformers":
-        model, tokenizer = local / "model", local / "components" / "tokenizer"
-        check_transformers_folder(model)
-        if tokenizer.is_dir():
-            check_no_pickles(tokenizer)
-            check_tokenizer_config(tokenizer)
-        for folder in (model, tokenizer):
-            if folder.is_dir():
-                shutil.copytree(folder, staging, dirs_exist_ok=True)
-    elif flavour == "encoder_head":
-        folder = local / "artifacts" / "model_dir"
-        check_sentence_transformers_folder(folder)
-        load_skops(folder / "head.skops", allowed=())
-        shutil.copytree(folder, staging, dirs_exist_ok=True)
-    else:
-        load_skops(local / "model.skops", allowed=PACKAGE_TYPES)
-        shutil.copy2(local / "model.skops", staging / "model.skops")
-
-
 def publish(run_id: str, out_dir: Path | str, tracking_uri: str | None = None,
             overwrite: bool = False) -> Path:
     """Write the final model of a run, with ``labels.json`` and a model card, to ``out_dir``.
@@ -102,7 +73,7 @@ def publish(run_id: str, out_dir: Path | str, tracking_uri: str | None = None,
 
     out = Path(out_dir)
     _check_out(out, overwrite)
-    tracking.setup(tracking_uri)
+    store.setup(tracking_uri)
     try:
         run = MlflowClient().get_run(run_id)
     except MlflowException:
@@ -115,6 +86,7 @@ def publish(run_id: str, out_dir: Path | str, tracking_uri: str | None = None,
             f"run {run_id} has no final model logged by cnbench train (a parent run of "
             "`cnbench train` has one; fold runs and failed runs do not)"
         )
+    kind = flavours.get(flavour)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.publishing-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory() as tmp:
@@ -132,17 +104,19 @@ def publish(run_id: str, out_dir: Path | str, tracking_uri: str | None = None,
                                "store (its artifact folder is missing or empty)")
         staging.mkdir()
         try:
-            _export(flavour, local, staging)
+            # The flavour checks every file (safe_load) before it copies it: a model a store
+            # was made to hold cannot run code on whoever publishes it.
+            kind.export(local, staging)
             (staging / "labels.json").write_text(
                 json.dumps({"task": task, "labels": list(TASKS[task].labels)}),
                 encoding="utf-8")
             base = config.get("params", {}).get("model_name_or_path")
-            if flavour != "sklearn" and base in (None, "default"):
+            if kind.has_base_model and base in (None, "default"):
                 base = DEFAULT_BASE_MODEL
             (staging / "README.md").write_text(card(
                 task=task, config=config, flavour=flavour, metrics=run.data.metrics,
                 dataset_hash=tags.get("cnbench.dataset_hash", ""), run_id=run_id,
-                base_model=base if flavour != "sklearn" else None, version=__version__,
+                base_model=base if kind.has_base_model else None, version=__version__,
             ), encoding="utf-8")
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

@@ -13,8 +13,8 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from . import tracking
-from .schema import TASKS
+from ..data.schema import TASKS
+from ..tracking import runs
 
 
 @dataclass
@@ -66,7 +66,7 @@ def _row(task: str, config: str, runs: list) -> Row:
 def _trained_on(run) -> str:
     """What the row's model learnt from: ``real``, ``synthetic``, ``real+synthetic``, or
     ``untrained`` for the rule-based tools (jusText, VADER), which learn from nothing."""
-    from .models import MODELS
+    from ..models import MODELS
 
     spec = MODELS.get(run.data.tags.get("cnbench.model", ""))
     if spec is not None and not spec.trainable:
@@ -75,35 +75,19 @@ def _trained_on(run) -> str:
     return run.data.tags.get("cnbench.train_on", "real")
 
 
-def finished_parent_runs(task: str) -> list:
-    """Every FINISHED parent run of the task's experiment, newest first."""
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient()
-    exp = client.get_experiment_by_name(tracking.experiment_name(task))
-    if exp is None:
-        return []
-    return client.search_runs(
-        [exp.experiment_id],
-        filter_string=f"tags.`{tracking.KIND_TAG}` = 'parent' and attributes.status = "
-                      "'FINISHED'",
-        order_by=["attributes.start_time DESC"], max_results=50000,
-    )
-
-
 def collect(task: str | None = None, all_runs: bool = False) -> dict[str, list[Row]]:
     """Rows per task, best mean macro-F1 first."""
     out: dict[str, list[Row]] = {}
     for name in [task] if task else list(TASKS):
-        runs = finished_parent_runs(name)
-        if not runs and task is None:
+        found = runs.finished_parent_runs(name)
+        if not found and task is None:
             continue
         if all_runs:
             rows = [_row(name, r.data.tags.get("cnbench.config", r.info.run_name), [r])
-                    for r in runs]
+                    for r in found]
         else:
             latest: dict[tuple[str, str], object] = {}
-            for r in runs:  # newest first: the first run of a (config, seed) wins
+            for r in found:  # newest first: the first run of a (config, seed) wins
                 config = r.data.tags.get("cnbench.config", r.info.run_name)
                 latest.setdefault((config, r.data.tags.get("cnbench.seed", "0")), r)
             by_config: dict[str, list] = {}
@@ -189,23 +173,23 @@ def _oof(run_id: str) -> dict[str, tuple[str, str]]:
 
 def runs_per_seed(task: str, config: str) -> dict[str, object]:
     """The latest finished run per seed of a config: {seed: run}."""
-    runs = {}
-    for r in finished_parent_runs(task):
+    found = {}
+    for r in runs.finished_parent_runs(task):
         if r.data.tags.get("cnbench.config") == config:
-            runs.setdefault(r.data.tags.get("cnbench.seed", "0"), r)
-    return runs
+            found.setdefault(r.data.tags.get("cnbench.seed", "0"), r)
+    return found
 
 
 def paired_comparison(task: str, config_a: str, config_b: str, n_resamples: int = 1000,
                       seed: int = 0) -> dict:
     """Paired bootstrap of macro-F1 (A - B) on the two models' out-of-fold predictions of the
     same units (the same seed of each where they share one)."""
-    from .errors import ConfigError
-    from .metrics import paired_bootstrap
+    from ..errors import ConfigError
+    from ..evaluation.metrics import paired_bootstrap
 
     runs_a, runs_b = runs_per_seed(task, config_a), runs_per_seed(task, config_b)
-    for name, runs in ((config_a, runs_a), (config_b, runs_b)):
-        if not runs:
+    for name, found in ((config_a, runs_a), (config_b, runs_b)):
+        if not found:
             raise ConfigError(f"no finished {task} run of config {name!r} in the store")
     common = sorted(set(runs_a) & set(runs_b), key=int)
     run_a = runs_a[common[0]] if common else next(iter(runs_a.values()))

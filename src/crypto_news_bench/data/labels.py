@@ -11,8 +11,8 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import DataError
 from .corpus import read_jsonl
-from .errors import DataError
 from .schema import TASKS, Task
 from .units import Unit
 

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .errors import DataError
+from ..errors import DataError
 
 # Bullets the scraper leaves in front of list items; stripped with the surrounding white space.
 # A dash or asterisk counts as a bullet only before white space (or alone on the line), so a

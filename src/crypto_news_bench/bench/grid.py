@@ -13,10 +13,10 @@ from pathlib import Path
 
 import yaml
 
-from .config import CONFIG_DIR, ExperimentConfig, load_config
-from .errors import ConfigError
-from .models import MODELS
-from .schema import TASKS
+from ..config import CONFIG_DIR, ExperimentConfig, load_config
+from ..data.schema import TASKS, get_task
+from ..errors import ConfigError
+from ..models import MODELS
 
 GRID_FILE = "bench.yaml"
 GRID_KEYS = {"configs", "tasks", "seeds", "baseline_seeds"}
@@ -75,8 +75,7 @@ def load_grid(path: Path | str = CONFIG_DIR / GRID_FILE) -> list[Cell]:
     tasks = _as_list(data.get("tasks", list(TASKS)))
     names = _as_list(data.get("configs", []))
     for task in tasks:
-        if task not in TASKS:
-            raise ConfigError(f"{path}: unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
+        get_task(task, path, ConfigError)
     _no_repeats(path, "tasks", tasks)
     _no_repeats(path, "configs", names)
     seeds = _seeds(path, data, "seeds", [0, 1, 2])
@@ -113,27 +112,18 @@ def shard(cells: list[Cell], index: int, count: int) -> list[Cell]:
 
 def finished_keys(cells: list[Cell], dataset_hashes: dict[str, str]) -> set[str]:
     """Keys of cells with a FINISHED parent run for the same config, data and version."""
-    from mlflow.tracking import MlflowClient
+    from .. import __version__
+    from ..tracking import runs
 
-    from . import __version__, tracking
-
-    client = MlflowClient()
     done = set()
     for task in sorted({c.task for c in cells}):
-        exp = client.get_experiment_by_name(tracking.experiment_name(task))
-        if exp is None:
-            continue
-        runs = client.search_runs(
-            [exp.experiment_id],
-            filter_string=(f"tags.`{tracking.KIND_TAG}` = 'parent' and attributes.status = "
-                           f"'FINISHED' and tags.`cnbench.version` = '{__version__}' and "
-                           f"tags.`cnbench.dataset_hash` = '{dataset_hashes[task]}'"),
-            max_results=50000,
-        )
-        found = {(r.data.tags.get("cnbench.config"), r.data.tags.get("cnbench.config_hash"),
-                  r.data.tags.get("cnbench.seed")) for r in runs}
+        found = runs.finished_parent_runs(
+            task, f"tags.`cnbench.version` = '{__version__}' and "
+                  f"tags.`cnbench.dataset_hash` = '{dataset_hashes[task]}'")
+        keys = {(r.data.tags.get("cnbench.config"), r.data.tags.get("cnbench.config_hash"),
+                 r.data.tags.get("cnbench.seed")) for r in found}
         for cell in cells:
             if cell.task == task and (cell.config.name, cell.config.digest(),
-                                      str(cell.config.seed)) in found:
+                                      str(cell.config.seed)) in keys:
                 done.add(cell.key)
     return done

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
-from .schema import Task
+from ..data.schema import Task
 
 
 def macro_f1(gold: Sequence[int], pred: Sequence[int]) -> float:

@@ -19,8 +19,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import DataError
 from .corpus import read_jsonl
-from .errors import DataError
 from .labels import Label
 from .schema import TASKS
 

@@ -1,0 +1,99 @@
+"""Encoder + head models (frozen encoder, SetFit): a sentence-transformers folder and a skops
+head. In MLflow they are a "model from code" (``serving/pyfunc.py``): nothing is pickled."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ...data.schema import TASKS
+from ...models.frozen import HEAD_FILE, head_probabilities
+from ..predictor import Predictor, requirements, torch_dtype
+from ..safe_load import check_sentence_transformers_folder, load_sentence_transformer, load_skops
+from ..safe_load import read_labels as _read_labels
+from . import Flavour
+
+LABELS_FILE = "labels.json"
+MODEL_DIR = "model_dir"  # the folder's name among a logged model's artifacts
+
+
+def load_encoder_head(folder: str | Path):
+    """(encoder, head, label names) from a folder written by ``save_encoder_head``, through the
+    checks of ``safe_load``: nothing in the folder can run code."""
+    folder = Path(folder)
+    # The head is a scikit-learn LogisticRegression: no type outside scikit-learn/numpy.
+    head = load_skops(folder / HEAD_FILE, allowed=())
+    labels = _read_labels(folder / LABELS_FILE)
+    body = load_sentence_transformer(folder)
+    return body, head, labels
+
+
+class EncoderHeadPredictor(Predictor):
+    """A sentence-transformers body and a scikit-learn head; ``precision`` as for the
+    transformers predictor (the body only: the head always reads float32 embeddings)."""
+
+    def __init__(self, folder: str | Path, precision: str = "float32"):
+        dtype = torch_dtype(precision)
+        self.body, self.head, self.labels = load_encoder_head(folder)
+        self.body.to(dtype)
+        self.precision = precision
+
+    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        p = head_probabilities(self.body, self.head, list(texts))
+        return [(self.labels[int(self.head.classes_[i])], float(p[n, i]))
+                for n, i in enumerate(p.argmax(axis=1))]
+
+
+def log(model, registered: str, task: str) -> Any:
+    """A model from code (no pickle) over a saved encoder folder and skops head."""
+    import mlflow
+
+    from .. import pyfunc
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = model.save_encoder_head(Path(tmp) / MODEL_DIR)
+        (folder / LABELS_FILE).write_text(
+            json.dumps({"task": task, "labels": list(TASKS[task].labels)}), encoding="utf-8")
+        # MLflow asks for type hints on predict() to infer a signature; ours takes texts
+        # as a list or a one-column DataFrame, which no single hint describes.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*type hints to the `predict` method")
+            return mlflow.pyfunc.log_model(
+                name="model", python_model=pyfunc.__file__,
+                artifacts={MODEL_DIR: str(folder)}, registered_model_name=registered,
+                pip_requirements=requirements("crypto-news-bench", "sentence-transformers",
+                                              "transformers", "torch", "skops",
+                                              "scikit-learn", "pandas"),
+            )
+
+
+def export(local: Path, staging: Path) -> None:
+    folder = local / "artifacts" / MODEL_DIR
+    check_sentence_transformers_folder(folder)
+    load_skops(folder / HEAD_FILE, allowed=())
+    shutil.copytree(folder, staging, dirs_exist_ok=True)
+
+
+FLAVOUR = Flavour(
+    name="encoder_head", library_name="sentence-transformers", has_base_model=True,
+    usage="""```python
+import json, skops.io
+from sentence_transformers import SentenceTransformer
+body = SentenceTransformer("{path}")
+head = skops.io.load("{path}/head.skops", trusted=[])
+labels = json.load(open("{path}/labels.json"))["labels"]
+proba = head.predict_proba(body.encode(["Binance said ..."], normalize_embeddings=True))
+print(labels[int(head.classes_[proba.argmax(1)[0]])])
+```""",
+    log=log, export=export,
+    is_folder=lambda folder: (folder / HEAD_FILE).is_file(),
+    load_folder=lambda folder, task, precision: EncoderHeadPredictor(folder, precision),
+    is_logged=lambda local: (local / "artifacts" / MODEL_DIR).is_dir(),
+    load_logged=lambda local, task, precision: EncoderHeadPredictor(
+        local / "artifacts" / MODEL_DIR, precision),
+)
