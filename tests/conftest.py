@@ -1,4 +1,10 @@
-"""Shared fixtures: the real data folder, and a tiny valid one that tests corrupt one by one."""
+"""Shared fixtures and the helpers they need, for tests in more than one file: the real data
+folder and a tiny valid one that tests corrupt one by one; the real gold set and its build;
+tracking stores (a trained one, a fresh one, one filled by a bench); a tiny random BERT and one
+store trained with every method, the folders published from it and a prediction made with them;
+and the three transformer methods through the protocol on hand-made units.
+
+A module-scoped fixture here is still made once per test file that uses it."""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -14,6 +21,11 @@ import pytest
 from crypto_news_bench.data.labels import text_hash
 from crypto_news_bench.data.schema import TASKS
 from crypto_news_bench.data.units import blocks, sentences
+
+REPO = Path(__file__).resolve().parents[1]
+REPO_DATA = REPO / "data"
+CONFIGS = REPO / "configs"
+
 
 # --- data-layer fixtures (corpus, units, labels, dataset) ---------------------------------
 
@@ -139,6 +151,22 @@ def jsonl() -> SimpleNamespace:
     return SimpleNamespace(read=read_jsonl, write=write_jsonl)
 
 
+@pytest.fixture(scope="module")
+def real_gold():
+    """The gold examples of the repository's data, per task (tests/data/)."""
+    from crypto_news_bench.data import dataset
+
+    return dataset.gold_examples(REPO_DATA)
+
+
+@pytest.fixture(scope="module")
+def real_build(tmp_path_factory):
+    """The repository's data built into a tmp folder: Parquet files and the card."""
+    from crypto_news_bench.data import dataset
+
+    return dataset.build(REPO_DATA, tmp_path_factory.mktemp("processed"))
+
+
 # --- tracking fixtures: no test ever writes to the repository's mlruns/ --------------------
 
 
@@ -164,9 +192,145 @@ def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return uri
 
 
-# --- transformer fixtures: a tiny random BERT, and one store trained with every method -------
+@pytest.fixture(scope="session")
+def store(tmp_path_factory):
+    """One store, the shipped tfidf_word_lr config trained twice on stance; read-only for the
+    tests that use it (``use_store`` makes it MLflow's default for one test).
 
-REPO_DATA = Path(__file__).resolve().parents[1] / "data"
+    Files that read another store (tests/bench/, serving/test_safe_load.py) define their own
+    ``store``."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from crypto_news_bench.config import load_config
+    from crypto_news_bench.train import train
+
+    folder = tmp_path_factory.mktemp("tracking")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    before = mlflow.get_tracking_uri()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        config = load_config(CONFIGS / "tfidf_word_lr.yaml")
+        first = train(config, "stance", data_dir=REPO_DATA, tracking_uri=uri)
+        second = train(config, "stance", data_dir=REPO_DATA, tracking_uri=uri)
+    mlflow.set_tracking_uri(before)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    exp = client.get_experiment_by_name("crypto-news-bench/stance")
+    return SimpleNamespace(uri=uri, folder=folder, first=first, second=second, client=client,
+                           experiment_id=exp.experiment_id)
+
+
+@pytest.fixture
+def use_store(store, monkeypatch):
+    """Make the module's store MLflow's default for one test."""
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store.uri)
+    mlflow.set_tracking_uri(store.uri)
+    return store
+
+
+@pytest.fixture(scope="module")
+def stance_data():
+    """The stance dataset of the repository, as ``cnbench train`` loads it."""
+    from crypto_news_bench.data import dataset as ds
+
+    return ds.load("stance", REPO_DATA)
+
+
+# --- bench fixtures: the cheap configs on stance, against SQLite stores in tmp (tests/bench/) ---
+
+CHEAP = ("majority", "tfidf_word_lr", "vader", "justext")
+# The bench these tests run: the cheap configs on stance (justext does boilerplate only).
+STANCE_KEYS = ["stance/majority/seed0", "stance/tfidf_word_lr/seed0", "stance/vader/seed0"]
+
+
+def write_grid(folder: Path, grid: dict | None, names=CHEAP, overrides: dict | None = None,
+               grid_name: str = "grid") -> Path:
+    """Copies of the named configs and defaults.yaml (50 bootstrap resamples, for speed) in
+    ``folder``, ``overrides`` merged into a config's YAML, and ``<grid_name>.yaml``."""
+    import yaml
+
+    folder.mkdir(parents=True, exist_ok=True)
+    defaults = yaml.safe_load((CONFIGS / "defaults.yaml").read_text(encoding="utf-8"))
+    defaults["bootstrap_resamples"] = 50
+    (folder / "defaults.yaml").write_text(yaml.safe_dump(defaults), encoding="utf-8")
+    for name in names:
+        data = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text(encoding="utf-8"))
+        for key, value in (overrides or {}).get(name, {}).items():
+            data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
+        (folder / f"{name}.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    path = folder / f"{grid_name}.yaml"
+    if grid is not None:
+        path.write_text(yaml.safe_dump(grid), encoding="utf-8")
+    return path
+
+
+def copy_data(folder: Path) -> Path:
+    """raw/ and annotations/ of the repository's data: the bench builds processed/ here."""
+    for sub in ("raw", "annotations"):
+        shutil.copytree(REPO_DATA / sub, folder / sub)
+    return folder
+
+
+def parent_runs(uri: str, version: str | None = None) -> list:
+    """Every parent run (any status) in the store, optionally of one package version; none
+    while the store has no experiment yet (a bench just started)."""
+    from mlflow.tracking import MlflowClient
+
+    from crypto_news_bench.tracking import runs
+
+    client = MlflowClient(tracking_uri=uri)
+    ids = [e.experiment_id for e in client.search_experiments()]
+    where = f"tags.`{runs.KIND_TAG}` = 'parent'"
+    if version is not None:
+        where += f" and tags.`cnbench.version` = '{version}'"
+    return client.search_runs(ids, filter_string=where, max_results=50000) if ids else []
+
+
+def cell_key(run) -> str:
+    t = run.data.tags
+    return f"{t['cnbench.task']}/{t['cnbench.config']}/seed{t['cnbench.seed']}"
+
+
+@pytest.fixture(scope="session")
+def bench(tmp_path_factory):
+    """One bench of the cheap configs on stance into a fresh store, with its report; read-only
+    for the tests that use it (``bench_store`` makes it MLflow's default for one test)."""
+    import mlflow
+
+    from crypto_news_bench.bench import harness
+
+    root = tmp_path_factory.mktemp("bench")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    grid = write_grid(root / "configs", {"configs": list(CHEAP), "tasks": ["stance"]})
+    write_grid(root / "configs", {"configs": ["majority"], "tasks": ["stance"]},
+               grid_name="majority_only")
+    data_dir = copy_data(root / "data")
+    before = mlflow.get_tracking_uri()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        summary = harness.run_bench(grid, data_dir, results_dir=root / "results",
+                                    progress=False, tracking_uri=uri)
+        first = {cell_key(r): r for r in parent_runs(uri)}
+    mlflow.set_tracking_uri(before)
+    return SimpleNamespace(uri=uri, root=root, grid=grid,
+                           majority_only=root / "configs" / "majority_only.yaml",
+                           data_dir=data_dir, results=root / "results", summary=summary,
+                           first=first)
+
+
+@pytest.fixture
+def bench_store(bench, monkeypatch):
+    """The bench's store as MLflow's default for one test."""
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", bench.uri)
+    mlflow.set_tracking_uri(bench.uri)
+    return bench
+
+
+# --- transformer fixtures: a tiny random BERT, and one store trained with every method -------
 
 
 @contextlib.contextmanager
@@ -256,3 +420,142 @@ def use_transformer_store(transformer_store, monkeypatch):
     mlflow.set_tracking_uri(transformer_store.uri)
     yield transformer_store
     mlflow.set_tracking_uri(before)
+
+
+def runs_of(store, task: str, config_name: str):
+    """(parent run, fold runs) of one training, found through the store, not the result."""
+    from crypto_news_bench.tracking import store as tstore
+
+    exp = store.client.get_experiment_by_name(tstore.experiment_name(task))
+    parents = store.client.search_runs(
+        [exp.experiment_id],
+        filter_string=f"tags.`cnbench.kind` = 'parent' and tags.`cnbench.config` = "
+                      f"'{config_name}'")
+    assert len(parents) == 1
+    parent = parents[0]
+    folds = store.client.search_runs(
+        [exp.experiment_id],
+        filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    return parent, folds
+
+
+# --- published folders and a prediction made with them (tests/serving/) ---------------------
+
+
+@pytest.fixture(scope="module")
+def published(transformer_store, tmp_path_factory):
+    """The stance runs of the finetune, SetFit and TF-IDF configs, each published once."""
+    import mlflow
+
+    from crypto_news_bench.serving import publish as publish_mod
+
+    out = {}
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        mp.setenv("MLFLOW_TRACKING_URI", transformer_store.uri)
+        for name in ("tiny-finetune", "tiny-setfit", "tfidf_word_lr"):
+            run_id = transformer_store.results[("stance", name)].run_id
+            folder = tmp_path_factory.mktemp("published") / name
+            assert publish_mod.publish(run_id, folder, tracking_uri=transformer_store.uri) \
+                == folder
+            out[name] = folder
+        mlflow.set_tracking_uri(before)
+    return out
+
+
+def parent_run(store, name: str):
+    return store.client.get_run(store.results[("stance", name)].run_id)
+
+
+# Boilerplate-ish lines are taken from the corpus (the TF-IDF boilerplate model saw them), a
+# bullet, several sentences per block, and markup that must come out escaped.
+ARTICLE = (
+    "Advertisement\n"
+    "Binance.US Faces SEC Scrutiny Over Customer Assets\n"
+    "The SEC has expressed concerns about the exchange. Binance said it holds all customer "
+    "assets in segregated accounts. Critics called the claim misleading!\n"
+    "\n"
+    "  • We launched a Law Enforcement Request System to help investigators.\n"
+    "Share\n"
+    "<script>alert(1)</script> The exchange said users are safe & sound. Withdrawals resumed.\n"
+    "Published by\n"
+    "November 5, 2025\n"
+)
+# The model ``model_dirs`` publishes for each task: (task, config) of the transformer store.
+PREDICT_MODELS = {"boilerplate": ("boilerplate", "tfidf_word_lr"),
+                  "stance": ("stance", "tiny-finetune"),
+                  "claim_type": ("claim_type", "tiny-frozen_encoder")}
+
+
+@pytest.fixture(scope="module")
+def model_dirs(transformer_store, tmp_path_factory) -> dict[str, Path]:
+    """A published folder per task: TF-IDF boilerplate, fine-tuned stance, frozen claim type."""
+    import mlflow
+
+    from crypto_news_bench.serving import publish as publish_mod
+
+    out = {}
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", transformer_store.uri)
+        for task, key in PREDICT_MODELS.items():
+            folder = tmp_path_factory.mktemp("models") / task
+            publish_mod.publish(transformer_store.results[key].run_id, folder,
+                                tracking_uri=transformer_store.uri)
+            out[task] = folder
+        mlflow.set_tracking_uri(before)
+    return out
+
+
+def models_arg(dirs: dict[str, Path]) -> str:
+    return ",".join(f"{task}={folder}" for task, folder in dirs.items())
+
+
+@pytest.fixture(scope="module")
+def predicted(model_dirs, tmp_path_factory):
+    """``cnbench predict`` run once on ARTICLE with all three models."""
+    from crypto_news_bench import cli
+
+    root = tmp_path_factory.mktemp("predict")
+    article = root / "my-article.txt"
+    article.write_text(ARTICLE, encoding="utf-8")
+    out = root / "out"
+    code = cli.main(["predict", "--models", models_arg(model_dirs), str(article),
+                     "--out", str(out)])
+    assert code == 0
+    records = [json.loads(line) for line in
+               (out / "my-article.predictions.jsonl").read_text(encoding="utf-8").splitlines()]
+    page = (out / "my-article.html").read_text(encoding="utf-8")
+    return records, page
+
+
+# --- the three transformer methods through the protocol, on tiny_units.py (tests/models/) ----
+
+
+@pytest.fixture(scope="module")
+def evaluations(tiny_bert):
+    """Each method through the protocol once, with the fold models kept for inspection."""
+    from tiny_units import DOCS, IDS, LABELS, METHODS, TEXTS
+
+    import crypto_news_bench.evaluation.protocol as protocol
+    from crypto_news_bench.evaluation.protocol import Units, evaluate
+
+    out = {}
+    original = protocol._fit
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        for method in METHODS:
+            models = []
+
+            def keep(*args, _models=models, **kwargs):
+                model = original(*args, **kwargs)
+                _models.append(model)
+                return model
+
+            mp.setattr(protocol, "_fit", keep)
+            config = tiny_config(method, tiny_bert)
+            ev = evaluate(config, "stance", Units.of(TEXTS, LABELS, DOCS, IDS), fit_final=False)
+            # lodo_folds yields the held-out documents in sorted order: a, b, c.
+            out[method] = (ev, dict(zip([f.held_out for f in ev.folds], models, strict=True)))
+    return out

@@ -1,10 +1,15 @@
-"""Experiment configs: the shipped ones load, and every error lists the valid choices."""
+"""crypto_news_bench.config: the shipped experiment configs load, every error lists the valid
+choices, and the loader fed anything (hypothesis) raises only one-line ConfigErrors."""
 
 from __future__ import annotations
 
+import string
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from crypto_news_bench.config import (
     ExperimentConfig,
@@ -354,3 +359,49 @@ def test_odd_values_found_by_fuzzing_are_one_line_errors(cfg_dir, text, message)
         load_config(path)
     assert str(exc.value).startswith(f"{path}: {message}")
     assert "\n" not in str(exc.value)
+
+
+# -- any file (hypothesis) ------------------------------------------------------------------
+
+yaml_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(),
+              st.text(alphabet=string.printable, max_size=12)),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(st.one_of(
+                                st.sampled_from(["model", "params", "seed", "tasks", "C",
+                                                 "train_on", "train_cap", "extends",
+                                                 "epochs", "confidence", "batch_size"]),
+                                st.integers(), st.text(max_size=5)), inner, max_size=5)),
+    max_leaves=15)
+configs = st.one_of(
+    st.text(max_size=200),
+    yaml_values.map(lambda v: yaml.safe_dump(v, allow_unicode=True)),
+    st.dictionaries(st.sampled_from(["seed", "tasks", "C", "train_cap", "confidence",
+                                     "description", "train_on", "bootstrap_resamples"]),
+                    yaml_values, max_size=4).map(
+        lambda d: yaml.safe_dump({"model": "tfidf_word_lr", **d})),
+)
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=configs)
+def test_config_loader_raises_only_config_errors(tmp_path_factory, text):
+    folder = tmp_path_factory.mktemp("configs")
+    path = folder / "fuzzed.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert config.name == "fuzzed" and config.model
+
+
+def test_config_loader_on_bytes_that_are_not_utf8(tmp_path):
+    path = Path(tmp_path) / "bad.yaml"
+    path.write_bytes(b"model: \xff\xfe\n")
+    try:
+        load_config(path)
+    except ConfigError as exc:
+        assert str(exc).startswith(f"{path}: not valid YAML")
