@@ -422,6 +422,12 @@ def use_transformer_store(transformer_store, monkeypatch):
     mlflow.set_tracking_uri(before)
 
 
+def registered_uri(run) -> str:
+    """``models:/crypto-news-bench-<task>/<version>``: the registered version of a run's model."""
+    tags = run.data.tags
+    return f"models:/{tags['cnbench.registered_model']}/{tags['cnbench.registered_version']}"
+
+
 def runs_of(store, task: str, config_name: str):
     """(parent run, fold runs) of one training, found through the store, not the result."""
     from crypto_news_bench.tracking import store as tstore
@@ -559,3 +565,59 @@ def evaluations(tiny_bert):
             # lodo_folds yields the held-out documents in sorted order: a, b, c.
             out[method] = (ev, dict(zip([f.held_out for f in ev.folds], models, strict=True)))
     return out
+
+
+# --- cheap published folders with known scores (tests/serving/: predict, batch, page) ------
+
+# What each cheap model's card says it scored: boilerplate above the floor of
+# ``serving.model_info``, stance just above it, claim type below it.
+CHEAP_SCORES = {"boilerplate": (0.81, 0.05), "stance": (0.65, 0.08), "claim_type": (0.45, 0.12)}
+# A few texts per label, enough for a TF-IDF model to give each its own words.
+CHEAP_TEXTS = {
+    "boilerplate": {"content": ["Binance said its reserves are fully backed.",
+                                "The SEC sued the exchange in June."],
+                    "boilerplate": ["Share this article", "Subscribe to our newsletter",
+                                    "Advertisement"]},
+    "stance": {"promotional": ["We are proud to build a safer Binance for users."],
+               "critical": ["Critics called the claim misleading and dangerous."],
+               "neutral": ["The exchange was founded in 2017."]},
+    "claim_type": {"legal_regulatory": ["The SEC sued the exchange in June."],
+                   "quantity": ["The exchange paid 4 billion dollars."],
+                   "self_assertion": ["We are proud to build a safer Binance for users."],
+                   "reported_event": ["Withdrawals resumed on Monday."],
+                   "opinion": ["Critics called the claim misleading and dangerous."],
+                   "no_claim": ["Highlights"]},
+}
+
+
+def write_cheap_model(folder: Path, task: str, macro_f1: float, ece: float | None) -> Path:
+    """A published scikit-learn folder as ``cnbench publish`` writes it (``model.skops``,
+    ``labels.json``, the model card), fitted in a second on CHEAP_TEXTS, whose card claims
+    ``macro_f1`` and ``ece``."""
+    import skops.io
+
+    from crypto_news_bench.models.baselines import tfidf_word_lr
+    from crypto_news_bench.serving.flavours import write_labels
+    from crypto_news_bench.serving.model_card import card
+
+    labels = list(TASKS[task].labels)
+    texts = [(t, labels.index(lab)) for lab, ts in CHEAP_TEXTS[task].items() for t in ts]
+    model = tfidf_word_lr(task, 0).fit([t for t, _ in texts], [y for _, y in texts])
+    folder.mkdir(parents=True)
+    skops.io.dump(model, folder / "model.skops")
+    write_labels(folder, task)
+    metrics = {"macro_f1": macro_f1, "macro_f1_ci_low": macro_f1 - 0.1,
+               "macro_f1_ci_high": macro_f1 + 0.1, **({"ece": ece} if ece is not None else {})}
+    (folder / "README.md").write_text(card(
+        task=task, config={"name": "tfidf_word_lr", "model": "tfidf_word_lr"},
+        flavour="sklearn", metrics=metrics, dataset_hash="0" * 16, run_id="cheap-run",
+        base_model=None, version="test"), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def cheap_models(tmp_path_factory) -> dict[str, Path]:
+    """A cheap published folder per task with the scores of CHEAP_SCORES (read-only)."""
+    root = tmp_path_factory.mktemp("cheap-models")
+    return {task: write_cheap_model(root / task, task, *scores)
+            for task, scores in CHEAP_SCORES.items()}

@@ -22,8 +22,6 @@ def free_port() -> int:
 
 def start(folder: Path, port: int, timeout: float = 60) -> subprocess.Popen:
     """An MLflow server on 127.0.0.1:``port`` over ``folder/db.sqlite``; healthy on return."""
-    import requests
-
     log = (folder / "server.log").open("a")
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     proc = subprocess.Popen(
@@ -31,20 +29,30 @@ def start(folder: Path, port: int, timeout: float = 60) -> subprocess.Popen:
          "--backend-store-uri", f"sqlite:///{folder / 'db.sqlite'}",
          "--artifacts-destination", str(folder / "artifacts")],
         cwd=folder, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    return wait_healthy(proc, f"http://127.0.0.1:{port}/health", folder / "server.log",
+                        timeout, "mlflow server")
+
+
+def wait_healthy(proc: subprocess.Popen, url: str, log: Path, timeout: float,
+                 name: str) -> subprocess.Popen:
+    """``proc`` once ``url`` answers 200; its log's tail in the error if it dies or stays
+    unhealthy past ``timeout`` seconds (then it is stopped)."""
+    import requests
+
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
-            raise RuntimeError(f"mlflow server exited with {proc.returncode}:\n"
-                               f"{(folder / 'server.log').read_text()}")
+            raise RuntimeError(f"{name} exited with {proc.returncode}:\n"
+                               f"{log.read_text()[-4000:]}")
         try:
-            if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+            if requests.get(url, timeout=2).status_code == 200:
                 return proc
         except requests.RequestException:
             pass
         if time.monotonic() > deadline:
             stop(proc)
-            raise RuntimeError(f"mlflow server not healthy after {timeout} s:\n"
-                               f"{(folder / 'server.log').read_text()}")
+            raise RuntimeError(f"{name} not healthy after {timeout} s:\n"
+                               f"{log.read_text()[-4000:]}")
         time.sleep(0.5)
 
 

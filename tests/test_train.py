@@ -86,6 +86,7 @@ def test_torchrun_two_processes_tracks_once(tiny_bert, tmp_path):
         history = client.get_metric_history(fold.info.run_id, "train_loss")
         assert steps > 1
         assert sorted(m.step for m in history) == list(range(1, steps + 1)), n_train
-    versions = client.search_model_versions("name = 'stance-tiny_ddp'")
+    versions = client.search_model_versions("name = 'crypto-news-bench-stance'")
     assert [(int(v.version), v.run_id) for v in versions] == [(1, parent.info.run_id)]
+    assert versions[0].tags["cnbench.config"] == "tiny_ddp"
     assert len(client.search_registered_models()) == 1

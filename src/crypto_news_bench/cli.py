@@ -20,12 +20,52 @@ def _data(args: argparse.Namespace) -> None:
     elif args.action == "stats":
         print(dataset.splits_markdown(dataset.gold_splits(args.data_dir),
                                       synthetic_per_document=args.per_document), end="")
+    elif args.action == "audit":
+        _audit(args)
+    elif args.action == "add":
+        _add(args)
     else:
         from .data.checks import check_data
         from .models.encoder import sentence_encoder
 
         report = check_data(args.data_dir, sentence_encoder())
         print(report.summary())
+
+
+def _add(args: argparse.Namespace) -> None:
+    from .data.add import add_document, next_steps
+
+    if args.file is None or args.publisher is None or args.title is None:
+        raise DataError("data add needs FILE, --publisher and --title (--url and --date are "
+                        "optional)")
+    added = add_document(args.file, args.data_dir, args.publisher, args.title, args.url,
+                         args.date)
+    print(next_steps(added, args.data_dir))
+
+
+def _audit(args: argparse.Namespace) -> None:
+    from .config import CONFIG_DIR, load_config
+    from .data.schema import TASKS, get_task
+    from .evaluation import audit
+
+    if args.task is None:
+        raise DataError(f"data audit needs --task: one of {', '.join(TASKS)}")
+    get_task(args.task)
+    if args.split not in audit.AUDIT_SPLITS:
+        raise DataError(f"unknown split {args.split!r}; valid splits: "
+                        f"{', '.join(audit.AUDIT_SPLITS)}")
+    # Refuse an existing CSV before minutes of training, not after.
+    out = audit.check_output(args.out or f"audit-{args.task}.csv", args.overwrite)
+    given = Path(args.config)  # a file, or the name of one under configs/
+    is_file = given.suffix in (".yaml", ".yml") or len(given.parts) > 1
+    config = load_config(given if is_file else CONFIG_DIR / f"{args.config}.yaml")
+    result = audit.audit_dataset(
+        config, args.task, args.data_dir, args.split,
+        on_fold=lambda i, n, n_train: print(f"fold {i}/{n}: fitting {config.name} on "
+                                            f"{n_train} units", file=sys.stderr))
+    audit.write_csv(result, out, overwrite=args.overwrite)
+    print(audit.render_table(result, args.top), end="")
+    print(f"\nall {len(result.rows)} units, ranked: {out}")
 
 
 def _train(args: argparse.Namespace) -> None:
@@ -47,9 +87,10 @@ def _train(args: argparse.Namespace) -> None:
 
 def _compare(args: argparse.Namespace) -> None:
     from .bench import leaderboard
+    from .serving.store_check import require_existing_store
     from .tracking import store
 
-    store.setup()
+    store.setup(require_existing_store(args.tracking_uri))  # read, never created
     if args.vs:
         _compare_pair(args)
         return
@@ -87,8 +128,12 @@ def _bench(args: argparse.Namespace) -> None:
     from .bench.grid import parse_shard
     from .bench.harness import run_bench
     from .data import dataset
+    from .models.frozen import EMBEDDING_CACHE_ENV
 
     shard = parse_shard(args.shard) if args.shard else None
+    if args.embedding_cache:
+        # Inherited by the worker processes: they share the frozen encoder's embeddings.
+        os.environ[EMBEDDING_CACHE_ENV] = str(Path(args.embedding_cache).resolve())
     summary = run_bench(args.grid, args.data_dir, force=args.force, shard=shard,
                         results_dir=args.results, readme=args.readme, jobs=args.jobs)
     print(dataset.splits_markdown(dataset.gold_splits(args.data_dir)))
@@ -100,42 +145,11 @@ def _bench(args: argparse.Namespace) -> None:
 
 def _publish(args: argparse.Namespace) -> None:
     from .serving.publish import publish
+    from .serving.store_check import require_existing_store
 
-    out = publish(args.run_id, args.out, overwrite=args.overwrite)
+    out = publish(args.run_id, args.out, tracking_uri=require_existing_store(args.tracking_uri),
+                  overwrite=args.overwrite)
     print(f"published {args.run_id} to {out}")
-
-
-DEFAULT_MODELS = "boilerplate=champion,stance=champion,claim_type=champion"
-
-
-def _predict(args: argparse.Namespace) -> None:
-    from .data.schema import TASKS
-    from .serving.predict import load_predictor, predict_article, write_outputs
-
-    refs = {}
-    items = [i.strip() for group in args.models or [DEFAULT_MODELS] for i in group.split(",")]
-    for item in items:
-        task, sep, ref = item.partition("=")
-        if not sep or task not in TASKS:
-            raise DataError(f"--models takes TASK=REF with TASK one of {', '.join(TASKS)}; "
-                            f"got {item!r}")
-        if task in refs:
-            raise DataError(f"--models names {task} twice ({refs[task]!r} and {ref!r})")
-        refs[task] = ref
-    # Read the article and check the outputs before loading any model: a bad file should
-    # fail in a second.
-    from .data.corpus import decode_text
-    from .serving.predict import check_outputs
-
-    article = Path(args.article)
-    if article.is_dir():
-        raise DataError(f"{article}: is a folder; predict takes a plain-text article file")
-    decode_text(article)
-    check_outputs(article, args.out, args.overwrite)
-    predictors = {task: load_predictor(ref, task, args.precision) for task, ref in refs.items()}
-    raw, predictions = predict_article(article, predictors)
-    jsonl, page = write_outputs(article, raw, predictions, args.out)
-    print(f"{len(predictions)} predictions: {jsonl}\npage: {page}")
 
 
 def _positive_int(text: str) -> int:
@@ -146,7 +160,6 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
-    from .serving.predict import PRECISIONS
 
     parser = argparse.ArgumentParser(
         prog="cnbench", description="crypto-news-bench: dataset, training, comparison.")
@@ -154,13 +167,35 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("data", help="check the corpus (hashes, labels, leakage, duplicates); "
-                                    "build the dataset; print stats")
-    p.add_argument("action", nargs="?", choices=["check", "build", "stats"], default="check")
+                                    "build the dataset; print stats; audit labels")
+    p.add_argument("action", nargs="?", choices=["check", "build", "stats", "audit", "add"],
+                   default="check")
+    p.add_argument("file", nargs="?", default=None,
+                   help="add: a real page as plain UTF-8 text, one block a line")
     p.add_argument("--data-dir", default="data",
                    help="folder with raw/, annotations/ and synthetic/ (default: %(default)s)")
     p.add_argument("--per-document", action="store_true",
                    help="stats: a row per synthetic document too, not only totals")
+    p.add_argument("--task", default=None, help="audit: the task whose labels to audit")
+    p.add_argument("--config", default="tfidf_word_lr",
+                   help="audit: the model, a config name under configs/ or a YAML file "
+                        "(default: %(default)s)")
+    p.add_argument("--split", default="real", metavar="{real,synthetic,all}",
+                   help="audit: the split(s) whose labels to audit (default: %(default)s)")
+    p.add_argument("--out", default=None,
+                   help="audit: the ranked CSV of every unit (default: audit-TASK.csv)")
+    p.add_argument("--top", type=_positive_int, default=20, metavar="N",
+                   help="audit: rows of the ranking printed (default: %(default)s)")
+    p.add_argument("--overwrite", action="store_true", help="audit: replace an existing CSV")
+    p.add_argument("--publisher", help="add: the site or outlet the page comes from")
+    p.add_argument("--title", help="add: the article's title")
+    p.add_argument("--url", default=None, help="add: where the page was found (optional)")
+    p.add_argument("--date", default=None, help="add: publication date, YYYY-MM-DD (optional)")
     p.set_defaults(func=_data)
+
+    from .annotation.commands import add_parser as add_annotate_parser
+
+    add_annotate_parser(sub)
 
     p = sub.add_parser("train", help="run the protocol for a config and log it to MLflow")
     p.add_argument("config", help="a YAML file under configs/")
@@ -178,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="paired bootstrap test of config A against config B")
     p.add_argument("--chart", default="mlruns/leaderboard.png",
                    help="where to write the bar chart PNG (default: %(default)s)")
+    p.add_argument("--tracking-uri", default=None, metavar="URI",
+                   help="the MLflow store to read (default: MLFLOW_TRACKING_URI, else "
+                        "mlruns/mlflow.db here); never created")
     p.set_defaults(func=_compare)
 
     p = sub.add_parser("bench", help="build the dataset, run the grid, write the report")
@@ -191,26 +229,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=_positive_int, default=1, metavar="N",
                    help="cells run at once, each in its own process with cores/N threads "
                         "(default: %(default)s; make bench uses 2)")
+    p.add_argument("--embedding-cache", default=".cache/embeddings", metavar="DIR",
+                   help="folder where frozen-encoder embeddings persist between cells and runs "
+                        "(%(default)s; '' for none)")
     p.set_defaults(func=_bench)
 
     p = sub.add_parser("publish", help="export a run's final model as a standalone folder")
-    p.add_argument("run_id")
+    p.add_argument("run_id", help="a run that holds a model: the run id `cnbench compare` "
+                                  "prints for a config")
     p.add_argument("--out", required=True, help="the folder to write")
     p.add_argument("--overwrite", action="store_true", help="replace a non-empty folder")
+    p.add_argument("--tracking-uri", default=None, metavar="URI",
+                   help="the MLflow store to read (default: MLFLOW_TRACKING_URI, else "
+                        "mlruns/mlflow.db here); never created")
     p.set_defaults(func=_publish)
 
-    p = sub.add_parser("predict", help="label a new article: JSONL and an HTML page")
-    p.add_argument("article", help="a plain-text article, UTF-8")
-    p.add_argument("--models", action="append", metavar="TASK=REF[,TASK=REF...]",
-                   help="per task: a published folder, models:/NAME@ALIAS, runs:/ID/model, or "
-                        f"champion (default: {DEFAULT_MODELS})")
-    p.add_argument("--out", default="predictions", help="output folder (default: %(default)s)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace the outputs of an earlier prediction of the same article name")
-    p.add_argument("--precision", choices=PRECISIONS, default="float32",
-                   help="arithmetic of transformer models: bfloat16 is faster on CPUs with "
-                        "native bf16 and may flip near-tied labels (default: %(default)s)")
-    p.set_defaults(func=_predict)
+    from .serving.commands import add_parser as add_predict_parser
+
+    add_predict_parser(sub)
     return parser
 
 

@@ -27,13 +27,14 @@ class TrainResult:
 def train(config: ExperimentConfig, task: str, data_dir: Path | str = ds.DATA_DIR,
           track: bool = True, extra_tags: dict[str, str] | None = None,
           tracking_uri: str | None = None, final_model: bool = True,
-          champion: bool = True, reap_orphans: bool = True) -> TrainResult:
+          aliases: bool = True, reap_orphans: bool = True) -> TrainResult:
     """Run the protocol for (config, task), fit the final model, and log it all to MLflow.
 
     ``tracking_uri`` defaults to ``MLFLOW_TRACKING_URI``, else the embedded store.
     ``final_model=False`` scores only (the bench's extra seeds: they measure the spread, and
-    the published model is the first seed's). ``champion=False`` leaves the ``champion``
-    alias alone: parallel bench workers would race on it, so the bench moves it once at the end.
+    the published model is the first seed's). ``aliases=False`` leaves the registered model's
+    ``champion`` and ``challenger`` aliases alone: parallel bench workers would race on them,
+    so the bench moves them once at the end.
     ``reap_orphans`` first marks runs left RUNNING by dead processes FAILED (the bench does
     that once, before its cells).
     """
@@ -58,8 +59,9 @@ def train(config: ExperimentConfig, task: str, data_dir: Path | str = ds.DATA_DI
                 flavour = flavours.of_model(MODELS[config.model].flavour,
                                             evaluation.final_model)
                 registry.log_final_model(evaluation, flavour)
-        if final_model and champion:
-            registry.update_champion(task)
+        if aliases:
+            # Also after a run without a model: its score moves its config's mean over seeds.
+            registry.update_aliases(task)
     except Exception as exc:
         # One line, not MLflow's chain of retries, when the store stops answering.
         if store.is_lost_server(exc):

@@ -2,9 +2,9 @@
 (majority, tfidf_word_lr, vader; justext has no stance cell), against SQLite stores in tmp, runs
 every cell once and skips finished cells; it reruns a cell when forced, when it did not finish,
 and when its config, the data or the package version changed; shards share one store. With
-``--jobs`` workers score what one process scores, a failing cell still leaves the champion set
-from what finished, and Ctrl-C kills the running cells and starts no other (slow, real
-processes)."""
+``--jobs`` workers score what one process scores; the champion and challenger aliases move
+once, at the end, and a failing cell still leaves them set from what finished; Ctrl-C kills the
+running cells and starts no other (slow, real processes)."""
 
 from __future__ import annotations
 
@@ -173,6 +173,25 @@ def test_shards_against_one_store_run_every_cell_once(bench, tmp_path, monkeypat
     assert (empty.ran, empty.skipped) == ([], [])
 
 
+def test_aliases_move_once_at_the_end_of_a_bench(bench, tmp_path, monkeypatch):
+    """Cells leave the champion and challenger alone (a config's later seeds change its mean
+    after its model is registered); the bench moves them once per task, at the end."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    calls = []
+    real = registry.update_aliases
+
+    def update(task):
+        calls.append((task, len(parent_runs(uri))))
+        return real(task)
+
+    monkeypatch.setattr(registry, "update_aliases", update)
+    harness.run_bench(bench.majority_only, copy_data(tmp_path / "data"), results_dir=None,
+                      progress=False, tracking_uri=uri)
+    assert calls == [("stance", 1)]
+    assert registry.champion_uri("stance") == "models:/crypto-news-bench-stance@champion"
+
+
 # -- --jobs: cells in parallel worker processes ----------------------------------------------
 
 
@@ -191,10 +210,13 @@ def test_parallel_bench_matches_the_sequential_one(bench, tmp_path, monkeypatch)
     for key, run in runs.items():
         assert run.info.status == "FINISHED"
         assert run.data.metrics["macro_f1"] == bench.first[key].data.metrics["macro_f1"], key
-    best = max(runs.values(), key=lambda r: r.data.metrics["macro_f1"])
-    champion = MlflowClient(uri).get_model_version_by_alias(
-        f"stance-{best.data.tags['cnbench.config']}", registry.CHAMPION)
-    assert champion.run_id == best.info.run_id
+    best, second = sorted(runs.values(), key=lambda r: -r.data.metrics["macro_f1"])[:2]
+    client = MlflowClient(uri)
+    name = registry.registered_name("stance")
+    assert client.get_model_version_by_alias(name, registry.CHAMPION).run_id == \
+        best.info.run_id
+    assert client.get_model_version_by_alias(name, registry.CHALLENGER).run_id == \
+        second.info.run_id
     # And a second parallel bench finds every cell finished.
     again = harness.run_bench(bench.grid, tmp_path / "data", results_dir=None, progress=False,
                               tracking_uri=uri, jobs=2)
@@ -220,8 +242,12 @@ def test_parallel_bench_that_fails_still_crowns_what_finished(tmp_path, monkeypa
     assert runs["stance/majority/seed0"].info.status == "FINISHED"
     assert runs["stance/vader/seed0"].info.status == "FINISHED"
     assert runs["stance/tfidf_word_lr/seed0"].info.status == "FAILED"
-    champion = MlflowClient(uri).get_model_version_by_alias("stance-vader", registry.CHAMPION)
-    assert champion.run_id == runs["stance/vader/seed0"].info.run_id
+    client = MlflowClient(uri)
+    name = registry.registered_name("stance")
+    assert client.get_model_version_by_alias(name, registry.CHAMPION).run_id == \
+        runs["stance/vader/seed0"].info.run_id
+    assert client.get_model_version_by_alias(name, registry.CHALLENGER).run_id == \
+        runs["stance/majority/seed0"].info.run_id
 
 
 def test_jobs_below_one_are_refused(bench, capsys):

@@ -137,21 +137,22 @@ def test_render_markdown(boards):
     text = leaderboard.render(boards, "md")
     lines = text.splitlines()
     assert lines[0] == "### stance"
-    assert lines[2] == ("| rank | model | trained on | macro-F1 [95% CI] | ± sd (seeds) | "
+    assert lines[2] == ("| rank | model | trained on | macro-F1 [95% CI] | ± sd (seeds) | ECE | "
                         "f1_pro_crit | fit time (s) | units/s | run id |")
     rows = boards["stance"]
     for i, r in enumerate(rows, 1):
+        ece = "—" if math.isnan(r.ece) else f"{r.ece:.3f}"
         assert lines[3 + i].startswith(
             f"| {i} | {r.config} | {r.train_on} | "
             f"{r.macro_f1:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] | "
-            f"± 0.000 (1) | {r.secondary:.3f} | ")
+            f"± 0.000 (1) | {ece} | {r.secondary:.3f} | ")
         assert lines[3 + i].endswith(f"| `{r.run_id}` |")
     assert len(lines) == 4 + len(rows)
     assert text.endswith("\n")
 
 
 def test_render_markdown_empty_board():
-    assert "| | (no finished runs) | | | | | | | |" in leaderboard.render({"stance": []}, "md")
+    assert "| | (no finished runs) | | | | | | | | |" in leaderboard.render({"stance": []}, "md")
 
 
 def test_render_csv(boards):
@@ -259,6 +260,80 @@ def test_leaderboard_aggregates_seeds_latest_run_per_seed(mlflow_store):
     rows = leaderboard.collect("stance", all_runs=True)["stance"]
     assert sorted(r.macro_f1 for r in rows) == pytest.approx([0.4, 0.6, 0.8])
     assert all(r.n_seeds == 1 and r.macro_f1_sd == 0 for r in rows)
+
+
+class HandMade:
+    """Finished parent runs of config X on stance, written straight into a store."""
+
+    def __init__(self, uri: str):
+        from mlflow.tracking import MlflowClient
+
+        tstore.setup(uri)
+        self.exp = tstore.experiment_id("stance")
+        self.client = MlflowClient(tracking_uri=uri)
+        self.clock = 1_000
+
+    def run(self, seed: int, metrics: dict[str, float], model: bool = False) -> str:
+        self.clock += 1_000
+        tags = {runs.KIND_TAG: "parent", "cnbench.config": "X", "cnbench.model": "majority",
+                "cnbench.seed": str(seed), "cnbench.task": "stance"}
+        if model:
+            tags["cnbench.model_uri"] = "models:/m-0123"
+        run = self.client.create_run(self.exp, start_time=self.clock, tags=tags)
+        for name, value in {"macro_f1": 0.5, **metrics}.items():
+            self.client.log_metric(run.info.run_id, name, value)
+        self.client.set_terminated(run.info.run_id, "FINISHED")
+        return run.info.run_id
+
+
+def test_row_names_the_run_that_holds_the_model(mlflow_store):
+    """The bench logs a config's model with its first seed only; the row's run id is that
+    run's, however many later seeds ran, so that `cnbench publish <run id>` works."""
+    made = HandMade(mlflow_store)
+    first = made.run(0, {}, model=True)
+    made.run(1, {})
+    made.run(2, {})
+    (row,) = leaderboard.collect("stance")["stance"]
+    assert (row.n_seeds, row.run_id) == (3, first)
+    assert row.start_time == made.clock  # still the newest run's
+    # A newer run of the first seed with a model takes over.
+    again = made.run(0, {}, model=True)
+    assert leaderboard.collect("stance")["stance"][0].run_id == again
+
+
+def test_row_without_a_model_names_its_newest_run(mlflow_store):
+    made = HandMade(mlflow_store)
+    made.run(0, {})
+    newest = made.run(1, {})
+    assert leaderboard.collect("stance")["stance"][0].run_id == newest
+
+
+def test_ece_is_the_mean_over_seeds(mlflow_store):
+    made = HandMade(mlflow_store)
+    made.run(0, {"ece": 0.1, "brier": 0.5})
+    made.run(1, {"ece": 0.3, "brier": 0.7})
+    (row,) = leaderboard.collect("stance")["stance"]
+    assert row.ece == pytest.approx(0.2)
+    md = leaderboard.render({"stance": [row]}, "md")
+    assert "| ± 0.000 (2) | 0.200 | " in md
+    (got,) = csv.DictReader(io.StringIO(leaderboard.render({"stance": [row]}, "csv")))
+    assert float(got["ece"]) == pytest.approx(0.2)
+    assert json.loads(leaderboard.render({"stance": [row]}, "json"))["stance"][0]["ece"] == \
+        pytest.approx(0.2)
+
+
+def test_ece_of_runs_without_it_is_a_dash(mlflow_store):
+    """Runs from before the calibrated protocol have no ECE: a dash in markdown, null in
+    JSON, and the other numbers as before."""
+    made = HandMade(mlflow_store)
+    made.run(0, {})
+    (row,) = leaderboard.collect("stance")["stance"]
+    assert math.isnan(row.ece)
+    line = leaderboard.render({"stance": [row]}, "md").splitlines()[4]
+    assert line.startswith("| 1 | X | real | 0.500 [nan, nan] | ± 0.000 (1) | — | ")
+    data = json.loads(leaderboard.render({"stance": [row]}, "json"))
+    assert data["stance"][0]["ece"] is None
+    assert data["stance"][0]["macro_f1"] == 0.5
 
 
 # -- compare --vs ---------------------------------------------------------------------------

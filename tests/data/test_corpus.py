@@ -270,3 +270,23 @@ def test_metadata_and_jsonl_readers_raise_only_data_errors(tmp_path_factory, dat
         list(read_jsonl(folder / "documents.jsonl"))
     except DataError:
         pass
+
+
+# --- writing several files at once -----------------------------------------------------
+
+
+def test_write_atomically_moves_every_file_in_only_when_all_are_written(tmp_path):
+    from crypto_news_bench.data.corpus import write_atomically
+
+    kept = tmp_path / "kept.txt"
+    kept.write_text("old", encoding="utf-8")
+    kept.chmod(0o640)
+    with pytest.raises(FileNotFoundError):
+        write_atomically({kept: b"new", tmp_path / "missing" / "x.txt": b"x"})
+    assert kept.read_text(encoding="utf-8") == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.txt"]  # no temporary left
+
+    write_atomically({kept: b"new", tmp_path / "fresh.txt": b"fresh"})
+    assert kept.read_bytes() == b"new" and (tmp_path / "fresh.txt").read_bytes() == b"fresh"
+    assert kept.stat().st_mode & 0o777 == 0o640  # the mode a plain write keeps
+    assert (tmp_path / "fresh.txt").stat().st_mode & 0o777 == 0o644

@@ -248,7 +248,7 @@ def test_unknown_key(tiny_data_dir, jsonl):
     records[0]["confidence"] = 0.9
     jsonl.write(path, records)
     with raises(f"{path}:1: unknown key(s) confidence, notes; "
-                "allowed: id, label, note, text_sha256"):
+                "allowed: annotator, id, label, note, text_sha256"):
         gold_examples(tiny_data_dir)
 
 

@@ -13,6 +13,7 @@ from sklearn.dummy import DummyClassifier
 from crypto_news_bench.config import ExperimentConfig
 from crypto_news_bench.data.schema import TASKS
 from crypto_news_bench.evaluation.protocol import Units, evaluate, label_scores, training_indices
+from crypto_news_bench.models import MODELS as MODELS_
 
 STANCE = TASKS["stance"]
 PRO, CRIT, NEU = 0, 1, 2
@@ -178,7 +179,7 @@ def test_label_scores_maps_classes_onto_the_full_label_space():
     model = ProbaModel([2, 0], [[0.7, 0.3], [0.2, 0.8]])
     pred, score = label_scores(model, ["x", "y"], 3)
     assert pred.tolist() == [2, 0]
-    assert score.tolist() == [0.7, 0.8]
+    assert score.tolist() == pytest.approx([0.7, 0.8])
 
 
 def test_label_scores_unseen_classes_rank_below_any_score():
@@ -186,7 +187,8 @@ def test_label_scores_unseen_classes_rank_below_any_score():
     model = MarginModel([0, 2], [[-5.0, -3.0], [-1.0, -9.0]])
     pred, score = label_scores(model, ["x", "y"], 3)
     assert pred.tolist() == [2, 0]
-    assert score.tolist() == [-3.0, -1.0]
+    # The score is the softmax of the margins; the unseen label gets probability 0.
+    assert score.tolist() == pytest.approx([1 / (1 + math.exp(-2.0)), 1 / (1 + math.exp(-8.0))])
 
 
 def test_label_scores_unseen_class_is_minus_inf():
@@ -195,22 +197,23 @@ def test_label_scores_unseen_class_is_minus_inf():
     lowest = -np.finfo(float).max
     pred, score = label_scores(MarginModel([1, 2], [[lowest, lowest]]), ["x"], 3)
     assert pred.tolist() == [1]
-    assert score.tolist() == [lowest]
+    assert score.tolist() == [0.5]
 
 
 def test_label_scores_binary_margin():
-    # A 1-D decision value: positive means classes_[1]; the score of classes_[0] is -margin.
+    # A 1-D decision value: positive means classes_[1]; the logit of classes_[0] is -margin,
+    # so the probability of the winner is sigmoid(2 * |margin|).
     model = MarginModel([0, 2], [2.0, -1.5])
     pred, score = label_scores(model, ["x", "y"], 3)
     assert pred.tolist() == [2, 0]
-    assert score.tolist() == [2.0, 1.5]
+    assert score.tolist() == pytest.approx([1 / (1 + math.exp(-4.0)), 1 / (1 + math.exp(-3.0))])
 
 
 def test_label_scores_constant_model():
     constant = DummyClassifier(strategy="most_frequent").fit(["a"], [1])
     pred, score = label_scores(constant, ["x", "y", "z"], 3)
     assert pred.tolist() == [1, 1, 1]
-    assert score.tolist() == [1.0, 1.0, 1.0]
+    assert score.tolist() == pytest.approx([1.0, 1.0, 1.0])
 
 
 # -- train_on: the real pages and the synthetic corpus ------------------------------------------
@@ -241,6 +244,9 @@ class Recorder:
     def predict_proba(self, X):
         Recorder.predicts.append(list(X))
         return self.inner.predict_proba(X)
+
+    def scale_logits(self, factor):
+        """Takes the protocol's calibration; a one-hot model has nothing to scale."""
 
 
 @pytest.fixture
@@ -282,8 +288,12 @@ def test_train_on_decides_what_each_fold_fits_on(recorder):
         # The last fit is the final model's: every unit the config trains on.
         final = recorder.fits[-1]
         if train_on == "synthetic":
-            # Every fold trains on the same units: one fit serves the three folds.
-            assert recorder.fits == [syn_texts, syn_texts]
+            # Every fold trains on the same units: one fit serves the three folds, and it is
+            # the final model too.
+            assert recorder.fits == [syn_texts]
+            assert ev.final_fit_seconds == 0.0
+            # Its time counts once, in the fold that fitted it.
+            assert [f.fit_seconds for f in ev.folds][1:] == [0.0, 0.0]
         else:
             assert recorder.fits[2] == expected_c
         expected_final = ([t for _, _, t, _ in UNITS] if "real" in train_on else []) + (
@@ -326,3 +336,57 @@ def test_train_cap_bounds_every_fit(recorder):
     assert all(len(fit) == 7 for fit in recorder.fits[:-1])
     # The final fit: all nine real units already exceed the cap; a sample of them.
     assert len(recorder.fits[-1]) == 7 and ev.n_train_final == {"real": 7, "synthetic": 0}
+
+
+# --- calibration inside the protocol ---------------------------------------------------------
+
+
+def test_ece_and_brier_are_reported_from_the_cross_fitted_scores():
+    from crypto_news_bench.evaluation.calibration import calibration_metrics, cross_fitted
+    from crypto_news_bench.evaluation.protocol import model_logits
+
+    config = ExperimentConfig(name="t", model="tfidf_word_lr", train_on="real")
+    units = Units.of(*columns(UNITS))
+    ev = evaluate(config, "stance", units)
+    # Recompute by hand: each fold's model logits on its held-out document, then calibration
+    # fitted on the other documents only.
+    logits = np.full((len(units), 3), -np.inf)
+    for doc in ("a", "b", "c"):
+        train = [i for i, d in enumerate(units.doc_ids) if d != doc]
+        test = [i for i, d in enumerate(units.doc_ids) if d == doc]
+        model = MODELS_["tfidf_word_lr"].build("stance", 0, {}).fit(
+            [units.texts[i] for i in train], units.labels[train])
+        logits[test] = model_logits(model, [units.texts[i] for i in test], 3)
+    probs = cross_fitted(logits, units.labels, units.doc_ids, trainable=True)
+    expected = calibration_metrics(probs, units.labels)
+    assert ev.metrics["ece"] == pytest.approx(expected["ece"])
+    assert ev.metrics["brier"] == pytest.approx(expected["brier"])
+    assert [p["score"] for p in ev.predictions] == pytest.approx(probs.max(axis=1).tolist())
+    assert ev.calibration.method == "temperature"
+
+
+def test_the_final_model_carries_its_calibration():
+    from crypto_news_bench.evaluation.calibration import softmax
+    from crypto_news_bench.evaluation.protocol import model_logits
+
+    config = ExperimentConfig(name="t", model="tfidf_word_lr", train_on="real")
+    units = Units.of(*columns(UNITS))
+    ev = evaluate(config, "stance", units)
+    plain = MODELS_["tfidf_word_lr"].build("stance", 0, {}).fit(units.texts, units.labels)
+    expected = softmax(model_logits(plain, units.texts, 3), ev.calibration.temperature)
+    _, score = label_scores(ev.final_model, units.texts, 3)
+    assert score == pytest.approx(expected.max(axis=1), rel=1e-6)
+
+
+def test_rule_tools_get_their_out_of_fold_precision():
+    config = ExperimentConfig(name="t", model="vader", train_on="real", tasks=("stance",))
+    units = Units.of(*columns(UNITS))
+    ev = evaluate(config, "stance", units)
+    assert ev.calibration.method == "precision"
+    pred = np.array([STANCE.labels.index(p["predicted"]) for p in ev.predictions])
+    for k in range(3):
+        mask = pred == k
+        if mask.any():
+            right = int(np.sum(units.labels[mask] == k))
+            assert ev.calibration.precision[k] == pytest.approx((right + 1) / (mask.sum() + 2))
+    assert ev.final_model.label_precision_ == list(ev.calibration.precision)

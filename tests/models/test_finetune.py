@@ -115,3 +115,28 @@ def test_trainer_logs_nothing_into_the_runs(transformer_store, config_name):
         names = set(run.data.metrics)
         assert not names & {"loss", "epoch", "grad_norm", "learning_rate", "train_runtime",
                             "embedding_loss"}, run.info.run_name
+
+
+def test_temperature_folds_into_the_classifier_so_pipeline_scores_are_calibrated(
+        tiny_bert, tmp_path):
+    """After ``attach``, the saved folder itself is calibrated: a plain transformers pipeline
+    gives softmax(logits / T) of the model before calibration."""
+    from transformers import pipeline
+
+    from crypto_news_bench.evaluation.calibration import Calibration, attach, softmax
+    from crypto_news_bench.models.finetune import FineTuneClassifier
+
+    texts = ["Binance is safe", "Binance was fined", "A table", "Great rewards"]
+    with one_torch_thread():
+        model = FineTuneClassifier(task="stance", model_name_or_path=str(tiny_bert),
+                                   epochs=1, batch_size=4).fit(texts, [0, 1, 2, 0])
+        raw = model.logits(texts)
+        attach(model, Calibration("temperature", temperature=4.0))
+        model.save_pretrained(tmp_path)
+        piped = pipeline("text-classification", model=str(tmp_path), device="cpu",
+                         top_k=None)(texts)
+    expected = softmax(raw, 4.0)
+    labels = ["promotional", "critical", "neutral"]
+    for row, probs in zip(piped, expected, strict=True):
+        got = {d["label"]: d["score"] for d in row}
+        assert [got[lab] for lab in labels] == pytest.approx(probs.tolist(), abs=1e-5)

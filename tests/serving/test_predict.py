@@ -1,8 +1,9 @@
 """crypto_news_bench.serving.predict (``cnbench predict``) on a made-up article with published
 models: the outputs where they are announced, JSONL records with exact offsets, stance and claim
-type on content sentences only; bad articles fail before any model loads; bad ``--models`` are
-refused; the champion from the tracking store; bfloat16 from the command line. The HTML page is
-in test_page.py, the predictors of each flavour in flavours/."""
+type on content sentences only; bad articles fail before any model loads; a model of another
+task or a reference to nothing is refused; the champion from the tracking store; bfloat16; the
+Python API gives the records the command writes. Many articles: test_batch.py; ``--models``
+syntax: test_commands.py; the page: test_page.py; each flavour's predictor: flavours/."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from conftest import ARTICLE, models_arg, one_torch_thread
 from crypto_news_bench import cli
 from crypto_news_bench.data.schema import TASKS
 from crypto_news_bench.data.units import blocks, sentences
+from crypto_news_bench.errors import DataError
+from crypto_news_bench.serving.predict import Model, load_models, predict_text, predict_texts
 
 RECORD_KEYS = {"unit", "kind", "task", "start", "end", "label", "score", "text"}
 
@@ -118,12 +121,13 @@ def test_missing_model_is_reported_once_the_article_is_fine(tmp_path, capsys):
     assert MISSING_MODEL in err
 
 
-def test_a_folder_given_as_the_article_is_one_line(tmp_path, capsys):
+def test_a_folder_without_articles_is_one_line(tmp_path, capsys):
     folder = tmp_path / "articles"
     folder.mkdir()
     code, err = run_predict(folder, tmp_path / "out", capsys, f"stance={MISSING_MODEL}")
-    assert (code, err) == (2, f"error: {folder}: is a folder; predict takes a plain-text "
-                              "article file\n")
+    assert (code, err) == (2, f"error: {folder}: a folder with no *.txt article in it; predict "
+                              "takes plain-text articles (UTF-8, one block a line) and folders "
+                              "of them\n")
 
 
 def test_out_naming_a_file_is_one_line(tmp_path, capsys):
@@ -185,29 +189,6 @@ def test_encoder_head_and_sklearn_models_of_another_task_are_refused(model_dirs,
     code, err = run_predict(article, tmp_path / "out", capsys, f"stance={model_dirs[task]}")
     assert code == 2
     assert "another task" in err
-
-
-def test_task_named_twice_is_refused(model_dirs, article, tmp_path, capsys):
-    code, err = run_predict(article, tmp_path / "out", capsys,
-                            f"stance={model_dirs['stance']},stance={MISSING_MODEL}")
-    assert code == 2
-    assert "names stance twice" in err
-
-
-def test_task_named_twice_across_options_is_refused(model_dirs, article, tmp_path, capsys):
-    code = cli.main(["predict", "--models", f"stance={model_dirs['stance']}",
-                     "--models", f"stance={model_dirs['stance']}", str(article),
-                     "--out", str(tmp_path / "out")])
-    assert code == 2
-    assert "names stance twice" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("item", ["sentiment=x", "stance", "=x"])
-def test_unknown_task_is_refused(article, tmp_path, capsys, item):
-    code, err = run_predict(article, tmp_path / "out", capsys, item)
-    assert code == 2
-    assert "--models takes TASK=REF with TASK one of boilerplate, stance, claim_type" in err
-    assert repr(item) in err
 
 
 @pytest.mark.parametrize("ref", ["not-a-folder", "s3://bucket/model", "hf://org/model"])
@@ -276,3 +257,38 @@ def test_cli_predict_refuses_an_unknown_precision(article, tmp_path, capsys):
     assert "argument --precision: invalid choice: 'float16'" in capsys.readouterr().err
 
 
+
+
+# --- the Python API -----------------------------------------------------------------------
+
+
+def test_predict_text_gives_the_records_the_command_writes(model_dirs, predicted):
+    records, _ = predicted
+    refs = {task: str(folder) for task, folder in model_dirs.items()}
+    got = predict_text(ARTICLE, refs, name="my-article")
+    assert got == records
+
+
+def test_predict_texts_with_models_loaded_once(cheap_models):
+    models = load_models({"stance": str(cheap_models["stance"]),
+                          "boilerplate": str(cheap_models["boilerplate"])})
+    assert list(models) == ["boilerplate", "stance"]  # the tasks' order
+    assert all(isinstance(m, Model) for m in models.values())
+    assert models["stance"].info.macro_f1 == 0.65
+    first, second = predict_texts(["Share this article\nThe SEC sued the exchange.\n",
+                                   "We are proud to build a safer Binance for users."], models)
+    assert {r["unit"].split(":")[0] for r in first} == {"text1"}
+    assert [r["unit"] for r in second] == ["text2:L1", "text2:L1:S1"]
+    assert [r["task"] for r in second] == ["boilerplate", "stance"]
+    assert all(set(r) == RECORD_KEYS for r in first + second)
+
+
+def test_predict_text_refuses_an_empty_text_before_loading():
+    with pytest.raises(DataError, match="text 'text': empty or not a string"):
+        predict_text(" \n", {"stance": MISSING_MODEL})
+
+
+def test_predict_text_with_the_champion(use_store):
+    got = predict_text("Binance said users are safe. The SEC disagreed.", {"stance": "champion"})
+    assert [(r["unit"], r["task"]) for r in got] == [("text:L1:S1", "stance"),
+                                                     ("text:L1:S2", "stance")]

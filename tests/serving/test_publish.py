@@ -10,8 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
-from conftest import one_torch_thread, parent_run
+from conftest import one_torch_thread, parent_run, registered_uri
 
 from crypto_news_bench.data.schema import TASKS
 from crypto_news_bench.serving import publish as publish_mod
@@ -101,14 +102,16 @@ def test_encoder_head_folder(published, use_transformer_store):
     assert len(got) == len(TEXTS)
     assert all(label in STANCE and 0 <= score <= 1 for label, score in got)
     # The published folder predicts what the logged model predicts.
-    logged = mlflow.pyfunc.load_model("models:/stance-tiny-setfit/1").predict(TEXTS)
+    logged = mlflow.pyfunc.load_model(registered_uri(parent_run(use_transformer_store,
+                                                                "tiny-setfit")))
+    logged = logged.predict(pd.DataFrame({"text": TEXTS}))
     assert [label for label, _ in got] == logged["label"].tolist()
     assert [s for _, s in got] == pytest.approx(logged["score"].tolist(), abs=1e-5)
 
 
 def test_sklearn_folder(published, transformer_store):
     folder = published["tfidf_word_lr"]
-    assert files_in(folder) == {"model.skops", "labels.json", "README.md"}
+    assert files_in(folder) == {"model.skops", "labels.json", "README.md", "calibration.json"}
     predictor = load_predictor(str(folder), "stance")
     assert isinstance(predictor, SklearnPredictor)
     final = transformer_store.results[("stance", "tfidf_word_lr")].evaluation.final_model
@@ -172,7 +175,8 @@ def test_overwrite_replaces_an_earlier_publish(use_transformer_store, tmp_path):
     publish_mod.publish(first, out, tracking_uri=transformer_store.uri)
     assert "model.safetensors" in files_in(out)
     publish_mod.publish(second, out, tracking_uri=transformer_store.uri, overwrite=True)
-    assert files_in(out) == {"model.skops", "labels.json", "README.md"}
+    assert files_in(out) == {"model.skops", "labels.json", "README.md",
+                              "calibration.json"}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging left behind
 
 
@@ -247,3 +251,20 @@ def test_publish_via_cli(use_transformer_store, tmp_path, capsys):
     assert cli.main(["publish", "0123456789abcdef", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: run 0123456789abcdef not found")
+
+
+
+@pytest.mark.parametrize("name", ["tiny-finetune", "tiny-setfit", "tfidf_word_lr"])
+def test_published_folder_records_its_calibration(published, transformer_store,
+                                                  use_transformer_store, name):
+    """The run's calibration travels with the folder, as a record of what is inside."""
+    import mlflow
+
+    folder = published[name]
+    record = json.loads((folder / "calibration.json").read_text(encoding="utf-8"))
+    run_id = transformer_store.results[("stance", name)].run_id
+    logged = mlflow.artifacts.load_dict(f"runs:/{run_id}/calibration.json")
+    assert record["method"] == logged["method"] == "temperature"
+    assert record["temperature"] == pytest.approx(logged["temperature"])
+    assert record["temperature"] > 0
+    assert "inside the model" in record["applied"]

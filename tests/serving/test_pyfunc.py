@@ -1,12 +1,13 @@
-"""crypto_news_bench.serving.pyfunc: an encoder + head model (frozen encoder, SetFit) is logged as
-an MLflow model from code, with no pickled file, and loads as a pyfunc that returns a label and a
-score per text: the labels of the final estimator."""
+"""crypto_news_bench.serving.pyfunc: an encoder + head model (frozen encoder, SetFit) and a
+scikit-learn model are logged as an MLflow model from code over their published-folder layout,
+with no pickled file and a signature (a text column in; label and score out), and load as a
+pyfunc that returns a label name and a score per text: the labels of the final estimator."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import one_torch_thread, runs_of
+from conftest import one_torch_thread, registered_uri, runs_of
 
 from crypto_news_bench.data.schema import TASKS
 
@@ -31,8 +32,9 @@ def test_encoder_head_model_is_a_pyfunc_from_code(use_transformer_store, config_
     assert "head.skops" in files and "model.safetensors" in files
     assert not [f for f in files if f.endswith((".pkl", ".pickle", ".bin", ".cloudpickle"))]
     assert local
-    model = mlflow.pyfunc.load_model(f"models:/stance-{config_name}/1")
-    out = model.predict(TEXTS)
+    model = mlflow.pyfunc.load_model(registered_uri(parent))
+    assert model.metadata.signature.inputs.input_names() == ["text"]
+    out = model.predict(pd.DataFrame({"text": TEXTS}))
     assert isinstance(out, pd.DataFrame)
     assert list(out.columns) == ["label", "score"]
     assert len(out) == len(TEXTS)
@@ -42,3 +44,18 @@ def test_encoder_head_model_is_a_pyfunc_from_code(use_transformer_store, config_
     final = use_transformer_store.results[("stance", config_name)].evaluation.final_model
     expected = [TASKS["stance"].labels[i] for i in final.predict(TEXTS)]
     assert out["label"].tolist() == expected
+
+
+def test_sklearn_model_is_a_pyfunc_from_code_with_label_names(use_transformer_store):
+    import mlflow
+
+    parent, _ = runs_of(use_transformer_store, "stance", "tfidf_word_lr")
+    model = mlflow.pyfunc.load_model(registered_uri(parent))
+    out = model.predict(pd.DataFrame({"text": TEXTS}))
+    assert list(out.columns) == ["label", "score"]
+    assert out["label"].map(type).eq(str).all() and out["score"].dtype == float
+    final = use_transformer_store.results[("stance", "tfidf_word_lr")].evaluation.final_model
+    assert out["label"].tolist() == [TASKS["stance"].labels[i] for i in final.predict(TEXTS)]
+    # A dict of lists (how MLflow's REST serving sends a column) gives one row per text too.
+    assert model.predict({"text": TEXTS})["label"].tolist() == out["label"].tolist()
+    assert len(model.predict(pd.DataFrame({"text": pd.Series([], dtype=object)}))) == 0

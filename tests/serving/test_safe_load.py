@@ -25,7 +25,7 @@ ARTICLE = "Binance Daily\nExchange fined in Paris\nThe regulator fined the excha
 def store(tmp_path_factory, tiny_bert):
     """A store with a fine-tuned, an encoder + head and a scikit-learn stance model."""
     import mlflow
-    from conftest import one_torch_thread, tiny_config
+    from conftest import one_torch_thread, registered_uri, tiny_config
     from mlflow.tracking import MlflowClient
 
     from crypto_news_bench.config import validate
@@ -43,13 +43,14 @@ def store(tmp_path_factory, tiny_bert):
         for flavour, config in configs.items():
             runs[flavour] = train(config, "stance", REPO_DATA, tracking_uri=uri).run_id
     client = MlflowClient(tracking_uri=uri)
-    models = {}
+    models, refs = {}, {}
     for flavour, run_id in runs.items():
+        refs[flavour] = registered_uri(client.get_run(run_id))
         model_id = client.get_run(run_id).data.tags["cnbench.model_uri"].rsplit("/", 1)[-1]
         models[flavour] = Path(client.get_logged_model(model_id).artifact_location
                                .removeprefix("file://"))
     mlflow.set_tracking_uri(None)
-    return SimpleNamespace(uri=uri, runs=runs, models=models, configs=configs)
+    return SimpleNamespace(uri=uri, runs=runs, models=models, configs=configs, refs=refs)
 
 
 @pytest.fixture
@@ -138,16 +139,15 @@ def refused(capsys, code: int, path: Path) -> str:
 # -- logged models: cnbench predict with an MLflow URI, and cnbench publish --------------------
 
 
-def model_ref(flavour: str) -> str:
-    names = {"finetune": "stance-tiny-finetune", "encoder_head": "stance-tiny-frozen_encoder",
-             "sklearn": "stance-lr"}
-    return f"models:/{names[flavour]}/1"
+def model_ref(env, flavour: str) -> str:
+    """The registered version of the flavour's model (``models:/crypto-news-bench-stance/N``)."""
+    return env.store.refs[flavour]
 
 
 def predict_and_publish(env, flavour: str) -> tuple[int, int]:
     """Exit codes of predict (with the logged model) and publish (of its run)."""
     predicted = main(["predict", str(env.article), "--out", str(env.tmp / "pred"),
-                      "--models", f"stance={model_ref(flavour)}"])
+                      "--models", f"stance={model_ref(env, flavour)}"])
     out_predict = env.tmp / "pred"
     assert not list(out_predict.glob("*")) if out_predict.exists() else True
     return predicted, main(["publish", env.store.runs[flavour], "--out",
@@ -162,7 +162,7 @@ def test_logged_model_with_remote_code_is_refused(env, capsys):
     meta["flavors"]["transformers"]["pipeline_model_type"] = "EvilModel"
     mlmodel.write_text(yaml.safe_dump(meta), encoding="utf-8")
     predicted = main(["predict", str(env.article), "--models",
-                      f"stance={model_ref('finetune')}", "--out", str(env.tmp / "p")])
+                      f"stance={model_ref(env, 'finetune')}", "--out", str(env.tmp / "p")])
     assert "auto_map" in refused(capsys, predicted, config)
     published = main(["publish", env.store.runs["finetune"], "--out", str(env.tmp / "pub")])
     assert "auto_map" in refused(capsys, published, Path("model") / "config.json")
@@ -173,7 +173,7 @@ def test_logged_model_with_remote_code_is_refused(env, capsys):
 def test_logged_model_with_pickled_weights_is_refused(env, capsys):
     path = plant_pickle(env.store.models["finetune"] / "model", env.marker)
     predicted = main(["predict", str(env.article), "--models",
-                      f"stance={model_ref('finetune')}", "--out", str(env.tmp / "p")])
+                      f"stance={model_ref(env, 'finetune')}", "--out", str(env.tmp / "p")])
     assert "pickled weights" in refused(capsys, predicted, path)
     published = main(["publish", env.store.runs["finetune"], "--out", str(env.tmp / "pub")])
     refused(capsys, published, Path("model") / "pytorch_model.bin")
@@ -184,7 +184,7 @@ def test_logged_head_naming_popen_is_refused(env, capsys):
     head = plant_skops_type(env.store.models["encoder_head"] / "artifacts" / "model_dir"
                             / "head.skops")
     predicted = main(["predict", str(env.article), "--models",
-                      f"stance={model_ref('encoder_head')}", "--out", str(env.tmp / "p")])
+                      f"stance={model_ref(env, 'encoder_head')}", "--out", str(env.tmp / "p")])
     assert "subprocess.Popen" in refused(capsys, predicted, head)
     published = main(["publish", env.store.runs["encoder_head"], "--out",
                       str(env.tmp / "pub")])
@@ -194,7 +194,7 @@ def test_logged_head_naming_popen_is_refused(env, capsys):
 def test_logged_modules_json_naming_os_system_is_refused(env, capsys):
     path = plant_module_type(env.store.models["encoder_head"] / "artifacts" / "model_dir")
     predicted = main(["predict", str(env.article), "--models",
-                      f"stance={model_ref('encoder_head')}", "--out", str(env.tmp / "p")])
+                      f"stance={model_ref(env, 'encoder_head')}", "--out", str(env.tmp / "p")])
     assert "'os.system'" in refused(capsys, predicted, path)
     published = main(["publish", env.store.runs["encoder_head"], "--out",
                       str(env.tmp / "pub")])
@@ -202,10 +202,24 @@ def test_logged_modules_json_naming_os_system_is_refused(env, capsys):
 
 
 def test_logged_sklearn_model_naming_popen_is_refused(env, capsys):
-    path = plant_skops_type(env.store.models["sklearn"] / "model.skops")
+    path = plant_skops_type(env.store.models["sklearn"] / "artifacts" / "model_dir"
+                            / "model.skops")
     predicted = main(["predict", str(env.article), "--models",
-                      f"stance={model_ref('sklearn')}", "--out", str(env.tmp / "p")])
+                      f"stance={model_ref(env, 'sklearn')}", "--out", str(env.tmp / "p")])
     assert "subprocess.Popen" in refused(capsys, predicted, path)
+    published = main(["publish", env.store.runs["sklearn"], "--out", str(env.tmp / "published")])
+    assert "subprocess.Popen" in refused(capsys, published, Path("model_dir") / "model.skops")
+    assert not (env.tmp / "published").exists()
+
+
+def test_the_logged_sklearn_pyfunc_code_is_never_run_by_predict(env, capsys):
+    code = env.store.models["sklearn"] / "pyfunc.py"
+    assert code.is_file()
+    code.write_text(f"open({str(env.marker)!r}, 'w').write('pyfunc code ran')\n",
+                    encoding="utf-8")
+    assert main(["predict", str(env.article), "--models",
+                 f"stance={model_ref(env, 'sklearn')}", "--out", str(env.tmp / "p")]) == 0
+    assert not env.marker.exists()
 
 
 def test_the_logged_pyfunc_code_is_never_run_by_predict(env, capsys):
@@ -216,7 +230,7 @@ def test_the_logged_pyfunc_code_is_never_run_by_predict(env, capsys):
     code.write_text(f"open({str(env.marker)!r}, 'w').write('pyfunc code ran')\n",
                     encoding="utf-8")
     assert main(["predict", str(env.article), "--models",
-                 f"stance={model_ref('encoder_head')}", "--out", str(env.tmp / "p")]) == 0
+                 f"stance={model_ref(env, 'encoder_head')}", "--out", str(env.tmp / "p")]) == 0
     assert not env.marker.exists()
 
 
@@ -271,7 +285,7 @@ def test_published_encoder_folder_with_remote_code_is_refused(env, published, ca
 
 def test_clean_folders_and_logged_models_still_load(env, published, capsys):
     for flavour, folder in published.items():
-        for ref in (str(folder), model_ref(flavour)):
+        for ref in (str(folder), model_ref(env, flavour)):
             out = env.tmp / f"ok-{flavour}-{len(ref)}"
             assert main(["predict", str(env.article), "--models", f"stance={ref}", "--out",
                          str(out)]) == 0, capsys.readouterr().err

@@ -78,6 +78,25 @@ def test_artifacts_live_beside_the_store(store):
     assert (store.folder / "artifacts" / store.first.run_id).is_dir()
 
 
+def test_experiments_are_tagged_as_model_training(store):
+    """MLflow 3's UI opens an experiment tagged custom_model_development in its "Model
+    training" view."""
+    exp = store.client.get_experiment(store.experiment_id)
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+def test_an_experiment_made_before_the_tag_gets_it(mlflow_store):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=mlflow_store)
+    tstore.setup(mlflow_store)
+    old = client.create_experiment(tstore.experiment_name("claim_type"))
+    assert "mlflow.experimentKind" not in client.get_experiment(old).tags
+    assert tstore.experiment_id("claim_type") == old
+    assert client.get_experiment(old).tags["mlflow.experimentKind"] == \
+        "custom_model_development"
+
+
 # -- a real mlflow server ------------------------------------------------------------------
 
 
@@ -115,10 +134,10 @@ def test_training_against_a_real_server(server, tmp_path, monkeypatch):
     assert len(resp.json()["runs"]) == 3
 
     resp = requests.get(f"{api}/registered-models/get",
-                        params={"name": "stance-tfidf_word_lr"}, timeout=10)
+                        params={"name": "crypto-news-bench-stance"}, timeout=10)
     assert resp.status_code == 200, resp.text
     model = resp.json()["registered_model"]
-    assert model["name"] == "stance-tfidf_word_lr"
+    assert model["name"] == "crypto-news-bench-stance"
     [version] = model["latest_versions"]
     assert version["version"] == "1" and version["run_id"] == result.run_id
 

@@ -3,12 +3,14 @@ unfinished cell of the grid with tracking, and write the report under ``bench/re
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..data import dataset
+from ..errors import TrackingError
 from ..models import MODELS
 from ..tracking import orphans, registry, store
 from ..train import train
@@ -58,13 +60,23 @@ def run_bench(grid_path: Path | str = grid.CONFIG_DIR / grid.GRID_FILE,
         print(f"skipping {len(skipped)} finished cell(s) (same config, data and version); "
               "--force reruns them", flush=True)
     bar = tqdm(total=len(todo), desc="grid", unit="cell", disable=not progress, position=0)
-    for cell, (f1, (low, high), cell_seconds) in _run_cells(todo, data_dir, tracking_uri, jobs,
-                                                            bar):
-        # Seconds include the final fit and model logging: where the grid's time goes.
-        bar.write(f"{cell.key:<40} macro-F1 {f1:.3f} [{low:.3f}, {high:.3f}]  "
-                  f"{cell_seconds:5.1f} s")
-        bar.update(1)
+    try:
+        for cell, (f1, (low, high), cell_seconds) in _run_cells(todo, data_dir, tracking_uri,
+                                                                jobs, bar):
+            # Seconds include the final fit and model logging: where the grid's time goes.
+            bar.write(f"{cell.key:<40} macro-F1 {f1:.3f} [{low:.3f}, {high:.3f}]  "
+                      f"{cell_seconds:5.1f} s")
+            bar.update(1)
+    except BaseException as exc:
+        bar.close()
+        # After an error or Ctrl-C the models that did finish still get their aliases; a
+        # lost store cannot take them, and the error in hand is the one to report.
+        if not isinstance(exc, TrackingError):
+            with contextlib.suppress(Exception):
+                _update_aliases(todo)
+        raise
     bar.close()
+    _update_aliases(todo)
     seconds = time.perf_counter() - start
     boards = {}
     if results_dir is not None:
@@ -74,13 +86,23 @@ def run_bench(grid_path: Path | str = grid.CONFIG_DIR / grid.GRID_FILE,
     return BenchSummary([c.key for c in todo], skipped, seconds, boards)
 
 
+def _update_aliases(cells: list) -> None:
+    """Move the champion and challenger aliases of the tasks of ``cells``, once per task.
+
+    Cells leave them alone: parallel workers would race on them, and a config's later seeds
+    change its mean over seeds after its model (logged with the first seed) is registered.
+    """
+    for task in dict.fromkeys(c.task for c in cells):
+        registry.update_aliases(task)
+
+
 def _run_cells(cells: list, data_dir, tracking_uri: str | None, jobs: int, bar):
     """(cell, (macro-F1, interval, seconds)) for each cell as it finishes: in this process, or
     in ``jobs`` worker processes taking the next cell as they free up."""
     if jobs == 1:
         for cell in cells:
             bar.set_postfix_str(cell.key)
-            yield cell, _run_cell(cell, data_dir, tracking_uri, champion=True)
+            yield cell, _run_cell(cell, data_dir, tracking_uri)
         return
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -113,10 +135,6 @@ def _run_cells(cells: list, data_dir, tracking_uri: str | None, jobs: int, bar):
     finally:
         # On an error or Ctrl-C: no new cells; finished ones are in the store for a resume.
         pool.shutdown(wait=True, cancel_futures=True)
-        # Workers leave the champion alias alone (they would race on it); it moves here, also
-        # after an error, so the models that did finish are not left without one.
-        for task in dict.fromkeys(c.task for c in cells if c.final_model):
-            registry.update_champion(task)
 
 
 def _interrupt_workers(pool, pending: dict, grace: float = 2.0, limit: float = 20.0) -> None:
@@ -151,11 +169,11 @@ def _worker_init(threads: int) -> None:
     os.environ["TQDM_DISABLE"] = "1"
 
 
-def _run_cell(cell, data_dir, tracking_uri: str | None,
-              champion: bool = False) -> tuple[float, tuple[float, float], float]:
+def _run_cell(cell, data_dir, tracking_uri: str | None
+              ) -> tuple[float, tuple[float, float], float]:
     """(macro-F1, its interval, seconds): all a worker sends back; the rest is in MLflow."""
     start = time.perf_counter()
     ev = train(cell.config, cell.task, data_dir, tracking_uri=tracking_uri,
-               final_model=cell.final_model, champion=champion).evaluation
+               final_model=cell.final_model, aliases=False).evaluation
     ci = (float(ev.ci[0]), float(ev.ci[1]))
     return float(ev.metrics["macro_f1"]), ci, time.perf_counter() - start

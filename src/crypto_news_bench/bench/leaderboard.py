@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,11 +29,14 @@ class Row:
     n_seeds: int
     ci_low: float  # 95% bootstrap interval of macro-F1, averaged over seeds
     ci_high: float
+    # Expected calibration error of the calibrated out-of-fold confidence, mean over seeds;
+    # NaN for runs that did not log it.
+    ece: float
     secondary_metric: str
     secondary: float
     fit_seconds: float
     throughput: float  # out-of-fold inference, units per second
-    run_id: str  # the newest run of the row
+    run_id: str  # the run that holds the row's model (see ``_model_run``)
     start_time: int
     per_class_f1: dict[str, float] = field(default_factory=dict)
 
@@ -50,17 +54,26 @@ def _row(task: str, config: str, runs: list) -> Row:
 
     f1s = m("macro_f1")
     newest = max(runs, key=lambda r: r.info.start_time)
+    holder = _model_run(runs)
     return Row(
         task=task, config=config, model=newest.data.tags.get("cnbench.model", ""),
         train_on=_trained_on(newest),
         macro_f1=_mean(f1s), macro_f1_sd=float(statistics.stdev(f1s)) if len(f1s) > 1 else 0.0,
         n_seeds=len(runs), ci_low=_mean(m("macro_f1_ci_low")),
-        ci_high=_mean(m("macro_f1_ci_high")), secondary_metric=secondary,
+        ci_high=_mean(m("macro_f1_ci_high")), ece=_mean(m("ece")), secondary_metric=secondary,
         secondary=_mean(m(secondary)), fit_seconds=_mean(m("fit_seconds")),
-        throughput=_mean(m("throughput")), run_id=newest.info.run_id,
+        throughput=_mean(m("throughput")), run_id=holder.info.run_id,
         start_time=newest.info.start_time,
         per_class_f1={lab: _mean(m(f"f1_{lab}")) for lab in TASKS[task].labels},
     )
+
+
+def _model_run(runs: list):
+    """The newest of ``runs`` that holds a final model (tag ``cnbench.model_uri``), so that
+    ``cnbench publish <run id>`` works for every row: the bench logs the model with a
+    config's first seed only. The newest run when none holds one."""
+    with_model = [r for r in runs if r.data.tags.get("cnbench.model_uri")]
+    return max(with_model or runs, key=lambda r: r.info.start_time)
 
 
 def _trained_on(run) -> str:
@@ -86,22 +99,18 @@ def collect(task: str | None = None, all_runs: bool = False) -> dict[str, list[R
             rows = [_row(name, r.data.tags.get("cnbench.config", r.info.run_name), [r])
                     for r in found]
         else:
-            latest: dict[tuple[str, str], object] = {}
-            for r in found:  # newest first: the first run of a (config, seed) wins
-                config = r.data.tags.get("cnbench.config", r.info.run_name)
-                latest.setdefault((config, r.data.tags.get("cnbench.seed", "0")), r)
-            by_config: dict[str, list] = {}
-            for (config, _), r in latest.items():
-                by_config.setdefault(config, []).append(r)
-            rows = [_row(name, config, rs) for config, rs in by_config.items()]
+            rows = [_row(name, config, rs)
+                    for config, rs in runs.latest_per_seed(found).items()]
         out[name] = sorted(rows, key=lambda r: (-r.macro_f1, r.config, -r.start_time))
     return out
 
 
 def render(boards: dict[str, list[Row]], fmt: str = "md") -> str:
+    """The boards as markdown tables (an undefined ECE shows as "—"), CSV, or JSON (where an
+    undefined number is ``null``)."""
     if fmt == "json":
-        return json.dumps({t: [asdict(r) for r in rows] for t, rows in boards.items()},
-                          indent=2)
+        return json.dumps({t: [_nan_to_none(asdict(r)) for r in rows]
+                           for t, rows in boards.items()}, indent=2)
     if fmt == "csv":
         buf = io.StringIO()
         fields = [f for f in Row.__dataclass_fields__ if f != "per_class_f1"]
@@ -117,20 +126,29 @@ def render(boards: dict[str, list[Row]], fmt: str = "md") -> str:
     for task, rows in boards.items():
         secondary = TASKS[task].secondary_metric
         lines = [f"### {task}", "",
-                 f"| rank | model | trained on | macro-F1 [95% CI] | ± sd (seeds) | {secondary} | "
-                 "fit time (s) | units/s | run id |",
-                 "|---:|---|---|---|---|---:|---:|---:|---|"]
+                 f"| rank | model | trained on | macro-F1 [95% CI] | ± sd (seeds) | ECE | "
+                 f"{secondary} | fit time (s) | units/s | run id |",
+                 "|---:|---|---|---|---|---:|---:|---:|---:|---|"]
         for i, r in enumerate(rows, 1):
+            ece = "—" if math.isnan(r.ece) else f"{r.ece:.3f}"
             lines.append(
                 f"| {i} | {r.config} | {r.train_on} | "
                 f"{r.macro_f1:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] | "
-                f"± {r.macro_f1_sd:.3f} ({r.n_seeds}) | {r.secondary:.3f} | "
+                f"± {r.macro_f1_sd:.3f} ({r.n_seeds}) | {ece} | {r.secondary:.3f} | "
                 f"{r.fit_seconds:.2f} | {r.throughput:,.0f} | `{r.run_id}` |"
             )
         if not rows:
-            lines.append("| | (no finished runs) | | | | | | | |")
+            lines.append("| | (no finished runs) | | | | | | | | |")
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
+
+
+def _nan_to_none(value):
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _nan_to_none(v) for k, v in value.items()}
+    return value
 
 
 def bar_chart(boards: dict[str, list[Row]], path: Path | str) -> Path:

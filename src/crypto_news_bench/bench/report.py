@@ -61,8 +61,11 @@ def write_report(results_dir: Path | str) -> dict[str, list[leaderboard.Row]]:
         "# Leaderboard\n\n"
         "Leave-one-document-out over the three documents; macro-F1 on the pooled out-of-fold "
         "predictions with its 95% bootstrap interval (averaged over seeds), ± the standard "
-        "deviation over seeds (their number in brackets); units/s is out-of-fold inference "
-        "speed. Written by `cnbench bench` from the tracked runs.\n\n"
+        "deviation over seeds (their number in brackets); ECE is the expected calibration "
+        "error of the calibrated out-of-fold confidence (10 equal-width bins; lower is "
+        "better), averaged over seeds; units/s is out-of-fold inference speed; the run id is "
+        "the run that holds the model (`cnbench publish RUN_ID`). Written by `cnbench bench` "
+        "from the tracked runs.\n\n"
         + leaderboard.render(boards, "md") + "\n" + "\n".join(charts)
         + "\n\n![per-class F1](per_class_f1.png)\n"
     )

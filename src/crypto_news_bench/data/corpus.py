@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +66,26 @@ def decode_text(path: Path) -> str:
         raise DataError(
             f"{path}: not UTF-8 (byte {exc.start}: {data[exc.start:exc.start + 1]!r})"
         ) from None
+
+
+def write_atomically(files: dict[Path, bytes]) -> None:
+    """Write several files so that a reader never sees half of one: each goes to a temporary
+    file beside it first, and only when all are written are they moved into place."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, data in files.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            staged.append((tmp, path))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            # mkstemp makes the file private; keep the mode a plain write would have given.
+            os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[str, dict]]:

@@ -16,7 +16,9 @@ from .corpus import read_jsonl
 from .schema import TASKS, Task
 from .units import Unit
 
-ALLOWED_KEYS = {"id", "text_sha256", "label", "note"}
+# ``annotator``: who gave the label, recorded by ``cnbench annotate import`` (the seed labels
+# predate it and have none).
+ALLOWED_KEYS = {"id", "text_sha256", "label", "note", "annotator"}
 
 
 def text_hash(text: str) -> str:

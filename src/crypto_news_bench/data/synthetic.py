@@ -94,14 +94,28 @@ def read_agreement(path: Path, task_name: str, gold: dict[str, Label]) -> list[d
     return records
 
 
+def cohen_kappa(first: list[str], second: list[str], task_name: str) -> float:
+    """Cohen's kappa of two annotators' labels for the same units, in the same order.
+
+    The one place the project computes it: the synthetic corpus's double annotation and
+    ``cnbench annotate import`` of two annotators' exports both come here.
+    """
+    from sklearn.metrics import cohen_kappa_score
+
+    if len(first) != len(second):
+        raise ValueError(f"{len(first)} labels against {len(second)}: kappa needs pairs")
+    # Kappa is undefined when both annotators used one label throughout: report 1.0 then.
+    if len(set(first) | set(second)) <= 1:
+        return 1.0
+    return float(cohen_kappa_score(first, second, labels=list(TASKS[task_name].labels)))
+
+
 def agreement(path: Path, task_name: str, gold: dict[str, Label]) -> Agreement:
     """Cohen's kappa of the two independent annotations of one task, from its agreement file.
 
     Every gold unit of a double-annotated document must be in the file, so no unit of the
     subset can be left out of the figure.
     """
-    from sklearn.metrics import cohen_kappa_score
-
     if not path.exists():
         raise DataError(f"{path}: agreement file for task {task_name!r} not found")
     records = read_agreement(path, task_name, gold)
@@ -115,9 +129,7 @@ def agreement(path: Path, task_name: str, gold: dict[str, Label]) -> Agreement:
     first = [r["first"] for r in both]
     second = [r["second"] for r in both]
     same = sum(a == b for a, b in zip(first, second, strict=True))
-    # Kappa is undefined when both annotators used one label throughout: report 1.0 then.
-    kappa = (float(cohen_kappa_score(first, second, labels=list(TASKS[task_name].labels)))
-             if len(set(first) | set(second)) > 1 else 1.0)
+    kappa = cohen_kappa(first, second, task_name)
     return Agreement(
         task=task_name, documents=tuple(docs), n=len(both), kappa=kappa,
         observed=same / len(both) if both else float("nan"),

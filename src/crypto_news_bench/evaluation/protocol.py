@@ -11,6 +11,7 @@ hooks in).
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,14 @@ from ..config import ExperimentConfig
 from ..data.schema import TASKS, Task
 from ..errors import DataError
 from ..models import MODELS
+from .calibration import (
+    LOG_FLOOR,
+    Calibration,
+    attach,
+    calibration_metrics,
+    cross_fitted,
+    softmax,
+)
 from .folds import lodo_folds
 from .metrics import bootstrap_ci, classification_metrics
 
@@ -93,6 +102,8 @@ class Evaluation:
     final_fit_seconds: float = 0.0
     # Units in the final model's training data, per source.
     n_train_final: dict[str, int] = field(default_factory=dict)
+    # Fitted on every out-of-fold prediction; already inside ``final_model``.
+    calibration: Calibration | None = None
 
     @property
     def notes(self) -> list[str]:
@@ -113,30 +124,43 @@ class Evaluation:
         return sum(f.n_test for f in self.folds) / seconds if seconds > 0 else float("inf")
 
 
-def label_scores(model, texts: Sequence[str], n_labels: int) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted label ids and the score of each, over the task's whole label space.
-
-    Classes the model never saw get -inf, so they are never predicted. The score is the
-    probability of the predicted label, or the decision value for margin models (the SVM).
-    """
+def model_logits(model, texts: Sequence[str], n_labels: int) -> np.ndarray:
+    """The model's logits over the task's whole label space: log-probabilities (floored), or
+    the decision values of a margin model (the SVM). Classes the model never saw get -inf, so
+    they are never predicted and get probability 0."""
     if hasattr(model, "predict_proba"):
-        raw = np.asarray(model.predict_proba(texts), dtype=float)
+        proba = np.asarray(model.predict_proba(texts), dtype=float)
+        raw = np.maximum(np.log(np.maximum(proba, 1e-300)), LOG_FLOOR)
     else:
         raw = np.asarray(model.decision_function(texts), dtype=float)
         if raw.ndim == 1:  # binary margin: positive means classes_[1]
             raw = np.stack([-raw, raw], axis=1)
     full = np.full((len(texts), n_labels), -np.inf)
     full[:, np.asarray(model.classes_, dtype=int)] = raw
-    pred = full.argmax(axis=1)
-    return pred, full[np.arange(len(texts)), pred]
+    return full
 
 
-def _fit(config: ExperimentConfig, task: Task, texts: list[str], y: np.ndarray):
+def label_scores(model, texts: Sequence[str], n_labels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted label ids and the probability of each (the softmax of ``model_logits``: a
+    calibrated model has its calibration inside, see ``calibration.attach``)."""
+    if not len(texts):
+        return np.zeros(0, dtype=int), np.zeros(0)
+    p = softmax(model_logits(model, texts, n_labels))
+    pred = p.argmax(axis=1)
+    return pred, p[np.arange(len(texts)), pred]
+
+
+def _fit(config: ExperimentConfig, task: Task, texts: list[str], y: np.ndarray,
+         groups: list[str]):
     if len(np.unique(y)) == 1 and MODELS[config.model].trainable:
         # Most estimators refuse to fit one class; predicting it is all there is to learn.
-        return DummyClassifier(strategy="most_frequent").fit(texts, y)
+        return DummyClassifier(strategy="prior").fit(texts, y)
     model = MODELS[config.model].build(task.name, config.seed, config.params)
-    model.fit(texts, y)
+    # Structure-aware models read each page as a whole: they get the document of each unit.
+    if "groups" in inspect.signature(model.fit).parameters:
+        model.fit(texts, y, groups=groups)
+    else:
+        model.fit(texts, y)
     return model
 
 
@@ -152,31 +176,38 @@ def evaluate(config: ExperimentConfig, task_name: str, real: Units,
         raise DataError(f"config {config.name!r} has train_on: synthetic, but there are no "
                         f"synthetic {task_name} units (data/synthetic/)")
     y, n_labels = real.labels, len(task.labels)
-    oof_pred = np.full(len(y), -1)
-    oof_score = np.zeros(len(y))
+    trainable = MODELS[config.model].trainable
+    oof_logits = np.full((len(y), n_labels), -np.inf)
     folds = []
-    cached: tuple[tuple, Any, float] | None = None
+    cached: tuple[tuple, Any] | None = None
+
+    def training_set(real_idx: list[int], syn_idx: list[int]):
+        texts = [real.texts[i] for i in real_idx] + [synthetic.texts[i] for i in syn_idx]
+        labels = np.concatenate([y[real_idx], synthetic.labels[syn_idx]]).astype(int)
+        groups = [real.doc_ids[i] for i in real_idx] + [synthetic.doc_ids[i] for i in syn_idx]
+        return texts, labels, groups
+
     for fold in lodo_folds(real.doc_ids):
         real_idx, syn_idx = training_indices(config.train_on, fold.train, len(synthetic),
                                              config.train_cap, config.seed)
-        train_texts = [real.texts[i] for i in real_idx] + [synthetic.texts[i] for i in syn_idx]
-        train_y = np.concatenate([y[real_idx], synthetic.labels[syn_idx]]).astype(int)
+        train_texts, train_y, train_groups = training_set(real_idx, syn_idx)
         test_texts = [real.texts[i] for i in fold.test]
         key = (tuple(real_idx), tuple(syn_idx))
         t0 = time.perf_counter()
         if cached is not None and cached[0] == key:
-            # train_on: synthetic trains every fold on the same units: one fit serves all.
-            model, fit_seconds = cached[1], cached[2]
+            # train_on: synthetic trains every fold on the same units: one fit serves all,
+            # and its time is counted once (in the fold that fitted it).
+            model, fit_seconds = cached[1], 0.0
         else:
-            model = _fit(config, task, train_texts, train_y)
+            model = _fit(config, task, train_texts, train_y, train_groups)
             fit_seconds = time.perf_counter() - t0
-            cached = (key, model, fit_seconds)
+            cached = (key, model)
         t1 = time.perf_counter()
-        pred, score = label_scores(model, test_texts, n_labels)
+        logits = model_logits(model, test_texts, n_labels)
         t2 = time.perf_counter()
-        oof_pred[fold.test], oof_score[fold.test] = pred, score
-        seen = set(np.unique(train_y).tolist()) if MODELS[config.model].trainable \
-            else set(range(n_labels))
+        pred = logits.argmax(axis=1)
+        oof_logits[fold.test] = logits
+        seen = set(np.unique(train_y).tolist()) if trainable else set(range(n_labels))
         result = FoldResult(
             held_out=fold.held_out, n_train=len(train_texts), n_test=len(fold.test),
             metrics=classification_metrics(y[fold.test], pred, task),
@@ -187,25 +218,33 @@ def evaluate(config: ExperimentConfig, task_name: str, real: Units,
         folds.append(result)
         if on_fold is not None:
             on_fold(result)
+    oof_pred = oof_logits.argmax(axis=1)
+    # Reported confidence is cross-fitted: each document's from a calibration fitted on the
+    # other documents' out-of-fold predictions.
+    probs = cross_fitted(oof_logits, y, real.doc_ids, trainable)
     predictions = [
         {"id": real.ids[i], "doc": real.doc_ids[i], "text": real.texts[i],
          "gold": task.labels[y[i]], "predicted": task.labels[oof_pred[i]],
-         "score": float(oof_score[i])}
+         "score": float(probs[i, oof_pred[i]])}
         for i in range(len(y))
     ]
     evaluation = Evaluation(
         task=task_name, config=config, folds=folds,
-        metrics=classification_metrics(y, oof_pred, task),
+        metrics=classification_metrics(y, oof_pred, task) | calibration_metrics(probs, y),
         ci=bootstrap_ci(y, oof_pred, config.bootstrap_resamples, config.confidence, config.seed),
         predictions=predictions,
+        calibration=Calibration.fit(oof_logits, y, trainable),
     )
     if fit_final:
         real_idx, syn_idx = training_indices(config.train_on, range(len(real)), len(synthetic),
                                              config.train_cap, config.seed)
-        texts = [real.texts[i] for i in real_idx] + [synthetic.texts[i] for i in syn_idx]
-        labels = np.concatenate([y[real_idx], synthetic.labels[syn_idx]]).astype(int)
         t0 = time.perf_counter()
-        evaluation.final_model = _fit(config, task, texts, labels)
-        evaluation.final_fit_seconds = time.perf_counter() - t0
+        if cached is not None and cached[0] == (tuple(real_idx), tuple(syn_idx)):
+            # The folds already fitted exactly the final training set (train_on: synthetic).
+            final, evaluation.final_fit_seconds = cached[1], 0.0
+        else:
+            final = _fit(config, task, *training_set(real_idx, syn_idx))
+            evaluation.final_fit_seconds = time.perf_counter() - t0
+        evaluation.final_model = attach(final, evaluation.calibration)
         evaluation.n_train_final = {"real": len(real_idx), "synthetic": len(syn_idx)}
     return evaluation

@@ -83,11 +83,15 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("frozen_encoder", "frozen:FrozenEncoderClassifier",
                   "Frozen pretrained encoder: mean-pooled embeddings + logistic regression.",
                   flavour="encoder_head", cost=1),
+        ModelSpec("layout_encoder", "layout:LayoutEncoderClassifier",
+                  "Structure-aware boilerplate: frozen-encoder embeddings + page layout and "
+                  "neighbour features + logistic regression.",
+                  tasks=("boilerplate",), flavour="encoder_head", cost=1),
         ModelSpec("finetune", "finetune:FineTuneClassifier",
                   "Fine-tuned AutoModelForSequenceClassification (transformers Trainer).",
                   flavour="transformers", seeded=True, cost=2),
         ModelSpec("setfit", "setfit_model:SetFitClassifier",
                   "SetFit: contrastive fine-tuning of a sentence encoder + logistic regression.",
-                  flavour="encoder_head", seeded=True, cost=1),
+                  flavour="encoder_head", seeded=True, cost=2),
     ]
 }

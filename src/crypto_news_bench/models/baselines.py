@@ -1,4 +1,7 @@
-"""scikit-learn baselines: majority class and two TF-IDF linear models."""
+"""scikit-learn baselines: majority class and two TF-IDF linear models.
+
+The SVM has no probabilities: its decision values are the logits that calibration scales
+(``evaluation.calibration``), and its score is their softmax."""
 
 from __future__ import annotations
 
@@ -12,7 +15,9 @@ from .params import PositiveFloat, PositiveInt
 
 
 def majority(task: str, seed: int) -> DummyClassifier:
-    return DummyClassifier(strategy="most_frequent", random_state=seed)
+    # "prior": the same label as most_frequent, with the training label shares as
+    # probabilities (a score that calibration can scale).
+    return DummyClassifier(strategy="prior", random_state=seed)
 
 
 def tfidf_word_lr(task: str, seed: int, ngram_max: PositiveInt = 2, min_df: PositiveInt = 1,

@@ -17,7 +17,9 @@ from .params import PositiveInt, Share
 
 
 class _RuleClassifier(ClassifierMixin, BaseEstimator):
-    """Shared plumbing: a fixed label space and one-hot probabilities from hard decisions."""
+    """Shared plumbing: a fixed label space, and probabilities from hard decisions: one-hot
+    until the protocol attaches each label's out-of-fold precision (``label_precision_``,
+    see ``evaluation.calibration``), then that precision on the label given."""
 
     task = "boilerplate"
 
@@ -26,7 +28,12 @@ class _RuleClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
+        from ..evaluation.calibration import precision_probabilities
+
         pred = self.predict(X)
+        precision = getattr(self, "label_precision_", None)
+        if precision is not None:
+            return precision_probabilities(pred, precision, len(self.classes_))
         proba = np.zeros((len(pred), len(self.classes_)))
         proba[np.arange(len(pred)), pred] = 1.0
         return proba

@@ -1,4 +1,5 @@
-"""Fine-tuning: ``AutoModelForSequenceClassification`` trained with the transformers ``Trainer``.
+"""Fine-tuning: ``AutoModelForSequenceClassification`` trained with the transformers ``Trainer``,
+or, when the lower layers are frozen, on their cached outputs (``upper_layers``).
 
 Tokenised once, padded per batch, length-grouped, seeded and deterministic on CPU. Runs
 unchanged under ``torchrun`` (DDP over gloo on CPU): the Trainer reads the launcher's
@@ -15,6 +16,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ..data.schema import TASKS
+from . import upper_layers
 from .encoder import DEFAULT_MODEL, batched_logits, freeze, loss_recorder, resolve_model
 from .params import (
     Fraction,
@@ -54,7 +56,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
                  batch_size: PositiveInt = 16, max_length: PositiveInt = 128,
                  weight_decay: NonNegativeFloat = 0.01, warmup_ratio: Fraction = 0.1,
                  freeze_embeddings: bool = True, freeze_layers: NonNegativeInt = 0,
-                 seed: NonNegativeInt = 0):
+                 cache_lower_layers: bool = True, seed: NonNegativeInt = 0):
         self.task = task
         self.model_name_or_path = model_name_or_path
         self.epochs = epochs
@@ -65,6 +67,7 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         self.warmup_ratio = warmup_ratio
         self.freeze_embeddings = freeze_embeddings
         self.freeze_layers = freeze_layers
+        self.cache_lower_layers = cache_lower_layers
         self.seed = seed
 
     def _init_model(self):
@@ -81,25 +84,41 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         freeze(self.model_, self.freeze_embeddings, self.freeze_layers)
 
     def fit(self, X: Sequence[str], y) -> FineTuneClassifier:
+        from transformers import set_seed
+
+        set_seed(self.seed, deterministic=True)
+        self._init_model()
+        y = np.asarray(y, dtype=int)
+        self.classes_ = np.unique(y)
+        self.history_: list[dict] = []
+        distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        if (self.cache_lower_layers and not distributed
+                and upper_layers.supports(self.model_, self.freeze_embeddings,
+                                          self.freeze_layers)):
+            # The frozen layers run once per text instead of once per epoch.
+            self.train_seconds_ = upper_layers.train_upper_layers(
+                self.model_, self.tokenizer_, list(X), y, layers=self.freeze_layers,
+                epochs=self.epochs, learning_rate=self.learning_rate,
+                batch_size=self.batch_size, weight_decay=self.weight_decay,
+                warmup_ratio=self.warmup_ratio, max_length=self.max_length, seed=self.seed,
+                on_step=lambda step, loss: self.history_.append({"step": step, "loss": loss}))
+            return self
+        return self._fit_with_trainer(X, y, distributed)
+
+    def _fit_with_trainer(self, X: Sequence[str], y: np.ndarray,
+                          distributed: bool) -> FineTuneClassifier:
         from datasets import Dataset
         from transformers import (
             DataCollatorWithPadding,
             PrinterCallback,
             Trainer,
             TrainingArguments,
-            set_seed,
         )
 
-        set_seed(self.seed, deterministic=True)
-        self._init_model()
-        y = np.asarray(y, dtype=int)
-        self.classes_ = np.unique(y)
         # Tokenised here, not through Dataset.map: map fingerprints its function by hashing
         # the tokenizer it holds, 1.5 s per fit (thirty fits in the default grid).
         encoded = self.tokenizer_(list(X), truncation=True, max_length=self.max_length)
         data = Dataset.from_dict({**encoded, "label": y.tolist()})
-        self.history_: list[dict] = []
-        distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
         with tempfile.TemporaryDirectory() as out:
             args = TrainingArguments(
                 output_dir=out, num_train_epochs=self.epochs, learning_rate=self.learning_rate,
@@ -141,6 +160,19 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Sequence[str]) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def scale_logits(self, factor: float) -> None:
+        """Multiply the logits by ``factor`` (a calibration temperature) inside the weights of
+        the classifier's last linear layer, so ``transformers.pipeline`` on the saved folder
+        gives the calibrated scores too."""
+        import torch
+
+        last = [m for m in self.model_.modules() if isinstance(m, torch.nn.Linear)
+                and m.out_features == self.model_.config.num_labels][-1]
+        with torch.no_grad():
+            last.weight.mul_(factor)
+            if last.bias is not None:
+                last.bias.mul_(factor)
 
     def save_pretrained(self, path) -> None:
         """A plain transformers folder: config (with id2label), safetensors, tokenizer."""

@@ -6,6 +6,9 @@ sentence-transformers folder (safetensors) and the head as a skops file, never a
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,16 +19,25 @@ from sklearn.linear_model import LogisticRegression
 from .encoder import DEFAULT_MODEL, ENCODE_BATCH_SIZE, resolve_model
 from .params import ModelPath, NonNegativeInt, PositiveFloat, PositiveInt
 
-# The head of a saved encoder + head folder (a skops file, beside the encoder's own files).
+# The head of a saved encoder + head folder (a skops file, beside the encoder's own files),
+# and what it reads: the embeddings only, or the page layout too (``layout``).
 HEAD_FILE = "head.skops"
+HEAD_INPUTS_FILE = "head_inputs.json"
+EMBEDDING_ONLY = ("embedding",)
 
 
 def head_probabilities(body, head, texts: Sequence[str],
-                       batch_size: int = ENCODE_BATCH_SIZE) -> np.ndarray:
-    """The head's class probabilities (columns in ``head.classes_`` order) for ``texts``."""
+                       batch_size: int = ENCODE_BATCH_SIZE,
+                       inputs: Sequence[str] = EMBEDDING_ONLY) -> np.ndarray:
+    """The head's class probabilities (columns in ``head.classes_`` order) for ``texts``;
+    with ``layout`` among the inputs, ``texts`` are the blocks of one page in order."""
     # encode() sorts by length and pads per batch itself.
     emb = body.encode(list(texts), batch_size=batch_size, convert_to_numpy=True,
                       normalize_embeddings=True, show_progress_bar=False)
+    if "layout" in inputs:
+        from .layout_features import layout_features
+
+        emb = np.concatenate([layout_features(list(texts), emb), emb], axis=1)
     return head.predict_proba(emb)
 
 
@@ -43,16 +55,33 @@ def load_body(name_or_path: str, max_length: int):
     return body
 
 
+# Set (by ``cnbench bench``) to a folder, embeddings also persist there, one file per text and
+# encoder: parallel bench workers and later runs share them instead of encoding again.
+EMBEDDING_CACHE_ENV = "CNBENCH_EMBEDDING_CACHE"
+
+
+def _model_fingerprint(path: str, max_length: int) -> str:
+    """Which encoder made a vector: its folder, its files' sizes and times, the length cap."""
+    folder = Path(path)
+    files = sorted(f for f in folder.rglob("*") if f.is_file()) if folder.is_dir() else []
+    stamp = "|".join(f"{f.relative_to(folder)}:{f.stat().st_size}:{f.stat().st_mtime_ns}"
+                     for f in files)
+    return hashlib.sha256(f"{path}|{max_length}|{stamp}".encode()).hexdigest()[:16]
+
+
 class _FrozenEmbeddings:
-    """Embeddings of a frozen encoder, computed once per text for the whole process.
+    """Embeddings of a frozen encoder, computed once per text.
 
     A frozen encoder is a pure function of the text, and the protocol shows every text to it
-    four times (three folds and the final fit); caching makes that one pass. Never used for
-    SetFit, whose encoder changes in training.
+    four times (three folds and the final fit), as do the stance and claim-type tasks (the
+    same sentences) and every encoder-based config; caching makes that one pass. In memory for
+    the process, and on disk too when ``CNBENCH_EMBEDDING_CACHE`` names a folder. Never used
+    for SetFit, whose encoder changes in training.
     """
 
     def __init__(self, max_bodies: int = 2):
         self.bodies: dict[tuple[str, int], object] = {}
+        self.fingerprints: dict[tuple[str, int], str] = {}
         self.vectors: dict[tuple[str, int, str], np.ndarray] = {}
         self.max_bodies = max_bodies
 
@@ -63,19 +92,41 @@ class _FrozenEmbeddings:
                 self.bodies.clear()
                 self.vectors.clear()
             self.bodies[key] = load_body(name_or_path, max_length)
+            self.fingerprints[key] = _model_fingerprint(*key)
         return self.bodies[key]
+
+    def _disk_path(self, key: tuple[str, int], text: str) -> Path | None:
+        root = os.environ.get(EMBEDDING_CACHE_ENV)
+        if not root:
+            return None
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return Path(root) / self.fingerprints[key] / digest[:2] / f"{digest}.npy"
 
     def encode(self, name_or_path: str, max_length: int, texts: list[str],
                batch_size: int) -> np.ndarray:
         body = self.body(name_or_path, max_length)
         path = resolve_model(name_or_path)
-        missing = list(dict.fromkeys(t for t in texts
-                                     if (path, max_length, t) not in self.vectors))
+        key = (path, max_length)
+        missing = []
+        for text in dict.fromkeys(t for t in texts if (path, max_length, t) not in self.vectors):
+            disk = self._disk_path(key, text)
+            if disk is not None and disk.is_file():
+                self.vectors[(path, max_length, text)] = np.load(disk, allow_pickle=False)
+            else:
+                missing.append(text)
         if missing:
             vecs = body.encode(missing, batch_size=batch_size, convert_to_numpy=True,
                                normalize_embeddings=True, show_progress_bar=False)
             for text, vec in zip(missing, vecs, strict=True):
                 self.vectors[(path, max_length, text)] = vec
+                disk = self._disk_path(key, text)
+                if disk is not None:
+                    disk.parent.mkdir(parents=True, exist_ok=True)
+                    # Written whole, then renamed: a parallel reader never sees half a file.
+                    tmp = disk.with_suffix(f".{os.getpid()}.tmp")
+                    with open(tmp, "wb") as fh:
+                        np.save(fh, vec, allow_pickle=False)
+                    os.replace(tmp, disk)
         return np.stack([self.vectors[(path, max_length, t)] for t in texts])
 
 
@@ -83,13 +134,21 @@ FROZEN_EMBEDDINGS = _FrozenEmbeddings()
 
 
 class EncoderHeadClassifier(ClassifierMixin, BaseEstimator):
-    """Shared by both methods: encode, then the head's probabilities."""
+    """Shared by the encoder + head methods: encode, then the head's probabilities."""
+
+    inputs: tuple[str, ...] = EMBEDDING_ONLY
 
     def predict_proba(self, X: Sequence[str]) -> np.ndarray:
-        return head_probabilities(self.body_, self.head_, X, self.batch_size)
+        return head_probabilities(self.body_, self.head_, X, self.batch_size, self.inputs)
 
     def predict(self, X: Sequence[str]) -> np.ndarray:
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def scale_logits(self, factor: float) -> None:
+        """Multiply the head's logits by ``factor`` (a calibration temperature, folded in)."""
+        last = self.head_[-1] if hasattr(self.head_, "steps") else self.head_
+        last.coef_ = last.coef_ * factor
+        last.intercept_ = last.intercept_ * factor
 
     def save_encoder_head(self, path: Path | str) -> Path:
         import skops.io
@@ -97,6 +156,8 @@ class EncoderHeadClassifier(ClassifierMixin, BaseEstimator):
         path = Path(path)
         self.body_.save(str(path), safe_serialization=True)
         skops.io.dump(self.head_, path / HEAD_FILE)
+        (path / HEAD_INPUTS_FILE).write_text(json.dumps({"inputs": list(self.inputs)}),
+                                             encoding="utf-8")
         return path
 
 

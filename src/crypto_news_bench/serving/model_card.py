@@ -36,6 +36,7 @@ def card(*, task: str, config: dict[str, Any], flavour: str, metrics: dict[str, 
     t = TASKS[task]
     kind = flavours.get(flavour)
     f1, low, high = metrics["macro_f1"], metrics["macro_f1_ci_low"], metrics["macro_f1_ci_high"]
+    ece = metrics.get("ece")
     name = f"crypto-news-bench-{task}-{config.get('name', '')}"
     data = ModelCardData(
         model_name=name,
@@ -57,15 +58,22 @@ def card(*, task: str, config: dict[str, Any], flavour: str, metrics: dict[str, 
             dataset_revision=dataset_hash, metric_type="f1",
             metric_name="macro-F1 (leave-one-document-out)", metric_value=round(f1, 4),
             metric_config="macro")],
+        # ``ece``: the calibration error of the model's confidence, which ``cnbench predict``
+        # shows beside the macro-F1 (None when the run did not measure it).
         cnbench={"task": task, "labels": list(t.labels), "config": config,
                  "dataset_hash": dataset_hash, "mlflow_run_id": run_id,
-                 "package_version": version, "flavour": flavour},
+                 "package_version": version, "flavour": flavour, "ece": _finite(ece)},
     )
     return str(ModelCard.from_template(
         data, template_str=files("crypto_news_bench").joinpath(TEMPLATE).read_text("utf-8"),
         task=t, config=config, f1=f1, low=low, high=high,
         accuracy=metrics.get("accuracy"), pro_crit=metrics.get("f1_pro_crit"),
-        ece=metrics.get("ece"), dataset_hash=dataset_hash,
+        ece=_finite(ece), dataset_hash=dataset_hash,
         usage=kind.usage.format(path="PATH/TO/THIS/FOLDER"),
         config_yaml=yaml.safe_dump(config, sort_keys=True, allow_unicode=True).strip(),
     ))
+
+
+def _finite(value: float | None) -> float | None:
+    """A metric rounded for the card, or None when missing or NaN (YAML would say .nan)."""
+    return round(float(value), 4) if value is not None and value == value else None

@@ -18,7 +18,7 @@ from pathlib import Path
 from .. import __version__
 from ..data.schema import TASKS
 from ..errors import PublishError
-from ..tracking import store
+from ..tracking import runs, store
 from . import flavours
 from .model_card import card
 
@@ -82,10 +82,7 @@ def publish(run_id: str, out_dir: Path | str, tracking_uri: str | None = None,
     model_uri, flavour = tags.get("cnbench.model_uri"), tags.get("cnbench.flavour")
     task = tags.get("cnbench.task")
     if not model_uri or not flavour or task not in TASKS:
-        raise PublishError(
-            f"run {run_id} has no final model logged by cnbench train (a parent run of "
-            "`cnbench train` has one; fold runs and failed runs do not)"
-        )
+        raise PublishError(_no_model(run, out))
     kind = flavours.get(flavour)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.publishing-{uuid.uuid4().hex[:8]}"
@@ -95,6 +92,7 @@ def publish(run_id: str, out_dir: Path | str, tracking_uri: str | None = None,
                 local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri,
                                                                  dst_path=tmp))
             config = mlflow.artifacts.load_dict(f"runs:/{run_id}/config.json")
+            calibration = _calibration(run_id)
         except (MlflowException, OSError) as exc:
             raise PublishError(f"run {run_id}: its model {model_uri} cannot be read from the "
                                f"store ({type(exc).__name__}: {str(exc).splitlines()[0]})"
@@ -110,6 +108,13 @@ def publish(run_id: str, out_dir: Path | str, tracking_uri: str | None = None,
             (staging / "labels.json").write_text(
                 json.dumps({"task": task, "labels": list(TASKS[task].labels)}),
                 encoding="utf-8")
+            if calibration is not None:
+                # A record, not something to apply: the scores of the folder's model are
+                # calibrated already (the temperature is in its weights, the precision table
+                # in a rule-based tool's skops file).
+                (staging / runs.CALIBRATION_FILE).write_text(json.dumps(
+                    {**calibration, "applied": "inside the model: its scores are calibrated"}),
+                    encoding="utf-8")
             base = config.get("params", {}).get("model_name_or_path")
             if kind.has_base_model and base in (None, "default"):
                 base = DEFAULT_BASE_MODEL
@@ -123,6 +128,38 @@ def publish(run_id: str, out_dir: Path | str, tracking_uri: str | None = None,
             raise
     _swap_in(staging, out)
     return out
+
+
+def _calibration(run_id: str) -> dict | None:
+    """The run's ``calibration.json``; None for runs logged before calibration existed."""
+    from mlflow.tracking import MlflowClient
+
+    names = {a.path for a in MlflowClient().list_artifacts(run_id)}
+    if runs.CALIBRATION_FILE not in names:
+        return None
+    import mlflow
+
+    return mlflow.artifacts.load_dict(f"runs:/{run_id}/{runs.CALIBRATION_FILE}")
+
+
+def _no_model(run, out: Path) -> str:
+    """Why a run cannot be published, and, for a seed the bench ran without a final model,
+    which run of the same config holds it."""
+    tags, run_id = run.data.tags, run.info.run_id
+    config, task = tags.get("cnbench.config"), tags.get("cnbench.task")
+    if tags.get(runs.KIND_TAG) != "parent" or not config or task not in TASKS:
+        return (f"run {run_id} has no final model logged by cnbench train (a parent run of "
+                "`cnbench train` has one; fold runs and failed runs do not)")
+    seed = tags.get("cnbench.seed", "?")
+    holder = next((r.info.run_id for r in runs.finished_parent_runs(task)
+                   if r.data.tags.get("cnbench.config") == config
+                   and r.data.tags.get("cnbench.model_uri")), None)
+    if holder is None:
+        return (f"run {run_id} (seed {seed}) holds no model, and no finished run of {config} "
+                f"on {task} does (`cnbench train` logs one; `cnbench bench` with a config's "
+                "first seed)")
+    return (f"run {run_id} (seed {seed}) holds no model; the model of {config} on {task} is "
+            f"in run {holder}: cnbench publish {holder} --out {out}")
 
 
 @contextlib.contextmanager

@@ -27,6 +27,8 @@ from .store import EXPERIMENT_PREFIX, experiment_id, experiment_name, is_lost_se
 KIND_TAG = "cnbench.kind"
 HOST_TAG, PID_TAG, HEARTBEAT_TAG = "cnbench.host", "cnbench.pid", "cnbench.heartbeat"
 ENDED_TAG = "cnbench.ended_by"
+# The metrics of a nested fold run are named with this prefix (``fold_macro_f1``).
+FOLD_PREFIX = "fold_"
 # A RUNNING run on another host with no heartbeat for this long is taken for dead.
 ORPHAN_AFTER_S = 6 * 3600
 
@@ -184,7 +186,9 @@ def _log_input(data_input, context: str) -> None:
 
 
 def log_fold(fold: FoldResult, task: str) -> str:
-    """A nested run for one fold: its metrics and, for trained transformers, the loss curve."""
+    """A nested run for one fold: its metrics, named ``fold_*`` (``fold_macro_f1``, ...) so
+    that sorting or charting runs by a pooled metric (``macro_f1``) never mixes in a fold's,
+    and, for trained transformers, the loss curve (``train_loss``)."""
     import mlflow
 
     heartbeat()
@@ -197,9 +201,11 @@ def log_fold(fold: FoldResult, task: str) -> str:
                                 "cnbench.task": task}) as run:
         mlflow.log_params({"held_out": fold.held_out, "n_train": fold.n_train,
                            "n_test": fold.n_test})
-        mlflow.log_metrics(flat_metrics(fold.metrics) | {
-            "fit_seconds": fold.fit_seconds, "predict_seconds": fold.predict_seconds,
-            "n_absent_classes": len(fold.absent_classes)})
+        mlflow.log_metrics({f"{FOLD_PREFIX}{name}": value for name, value in (
+            flat_metrics(fold.metrics) | {"fit_seconds": fold.fit_seconds,
+                                          "predict_seconds": fold.predict_seconds,
+                                          "n_absent_classes": len(fold.absent_classes)}
+        ).items()})
         if fold.absent_classes:
             mlflow.set_tag("cnbench.absent_classes", ",".join(fold.absent_classes))
         for point in fold.history:
@@ -213,6 +219,9 @@ def flat_metrics(metrics: dict) -> dict[str, float]:
         for name in ("precision", "recall", "f1"):
             out[f"{name}_{label}"] = float(values[name])
     return out
+
+
+CALIBRATION_FILE = "calibration.json"
 
 
 def log_evaluation(evaluation: Evaluation) -> None:
@@ -230,6 +239,11 @@ def log_evaluation(evaluation: Evaluation) -> None:
         mlflow.set_tag("cnbench.notes", "; ".join(evaluation.notes))
     # The config as data, for publishing and model cards (params are flattened strings).
     mlflow.log_dict(evaluation.config.model_dump(), "config.json")
+    if evaluation.calibration is not None:
+        # Already inside the final model; logged so a reader can see what was applied.
+        mlflow.log_dict(evaluation.calibration.to_dict(), CALIBRATION_FILE)
+        if evaluation.calibration.method == "temperature":
+            mlflow.log_metric("calibration_temperature", evaluation.calibration.temperature)
     with tempfile.TemporaryDirectory() as tmp:
         for path in write_artifacts(evaluation, Path(tmp)):
             mlflow.log_artifact(str(path))
@@ -249,3 +263,16 @@ def finished_parent_runs(task: str, extra_filter: str = "") -> list:
                               filter_string=f"{query} and {extra_filter}" if extra_filter
                               else query,
                               order_by=["attributes.start_time DESC"], max_results=50000)
+
+
+def latest_per_seed(found: list) -> dict[str, list]:
+    """{config: [the newest run of each seed]} from parent runs listed newest first (as
+    ``finished_parent_runs`` lists them): what a config's mean over seeds is taken over."""
+    latest: dict[tuple[str, str], Any] = {}
+    for r in found:  # newest first: the first run of a (config, seed) wins
+        config = r.data.tags.get("cnbench.config", r.info.run_name)
+        latest.setdefault((config, r.data.tags.get("cnbench.seed", "0")), r)
+    by_config: dict[str, list] = {}
+    for (config, _), r in latest.items():
+        by_config.setdefault(config, []).append(r)
+    return by_config

@@ -118,12 +118,19 @@ def lost(exc: BaseException, run_id: str | None = None) -> TrackingError:
         "against it marks the run FAILED")
 
 
+# MLflow 3's UI opens an experiment with this tag in its "Model training" view (the other
+# kind, genai_development, opens the GenAI one).
+KIND_KEY = "mlflow.experimentKind"
+EXPERIMENT_KIND = (KIND_KEY, "custom_model_development")
+
+
 def experiment_name(task: str) -> str:
     return f"{EXPERIMENT_PREFIX}/{task}"
 
 
 def experiment_id(task: str) -> str:
-    """The task's experiment, created on first use (artifacts beside the embedded store).
+    """The task's experiment, created on first use (artifacts beside the embedded store) and
+    tagged as model training (``EXPERIMENT_KIND``); one made before the tag existed gets it.
 
     Two processes may create it at once (shards, bench workers): the loser reads the winner's.
     """
@@ -133,13 +140,16 @@ def experiment_id(task: str) -> str:
     name = experiment_name(task)
     exp = mlflow.get_experiment_by_name(name)
     if exp is not None:
+        if KIND_KEY not in (exp.tags or {}):
+            mlflow.MlflowClient().set_experiment_tag(exp.experiment_id, *EXPERIMENT_KIND)
         return exp.experiment_id
     location = None
     uri = mlflow.get_tracking_uri()
     if uri.startswith("sqlite:///"):
         location = (Path(uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
     try:
-        return mlflow.create_experiment(name, artifact_location=location)
+        return mlflow.create_experiment(name, artifact_location=location,
+                                        tags=dict([EXPERIMENT_KIND]))
     except MlflowException:
         exp = mlflow.get_experiment_by_name(name)
         if exp is None:

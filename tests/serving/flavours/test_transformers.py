@@ -6,7 +6,7 @@ token budget below one text of full length."""
 from __future__ import annotations
 
 import pytest
-from conftest import ARTICLE, one_torch_thread
+from conftest import ARTICLE, one_torch_thread, parent_run, registered_uri
 
 from crypto_news_bench.data.schema import TASKS
 from crypto_news_bench.data.units import blocks, sentences
@@ -31,7 +31,13 @@ def _offline(monkeypatch):
 def test_transformers_model_loads_as_a_pyfunc(use_transformer_store):
     import mlflow
 
-    model = mlflow.pyfunc.load_model("models:/stance-tiny-finetune/1")
+    model = mlflow.pyfunc.load_model(registered_uri(parent_run(use_transformer_store,
+                                                               "tiny-finetune")))
+    # MLflow's transformers flavour infers the signature: text in, label and score out.
+    signature = model.metadata.signature
+    assert [c["type"] for c in signature.inputs.to_dict()] == ["string"]
+    assert [(c["name"], c["type"]) for c in signature.outputs.to_dict()] == [
+        ("label", "string"), ("score", "double")]
     out = model.predict(TEXTS)
     assert list(out["label"]) and set(out["label"]) <= set(TASKS["stance"].labels)
     final = use_transformer_store.results[("stance", "tiny-finetune")].evaluation.final_model

@@ -15,6 +15,11 @@ from typing import Any
 
 from ...errors import DataError
 
+# A model logged as a pyfunc "model from code" (``serving/pyfunc.py``) keeps its published
+# folder (model files + labels.json) under this name among its artifacts.
+MODEL_DIR = "model_dir"
+LABELS_FILE = "labels.json"
+
 
 @dataclass(frozen=True)
 class Flavour:
@@ -64,4 +69,66 @@ def for_logged(local: Path, ref: str, task: str) -> Flavour:
         if flavour.is_logged(local):
             return flavour
     raise DataError(f"model {ref!r} for {task}: {local} holds no model logged by cnbench "
-                    "(no model/config.json, artifacts/model_dir or model.skops)")
+                    "(no model/config.json, artifacts/model_dir/head.skops or "
+                    "artifacts/model_dir/model.skops)")
+
+
+def logged_folder(local: Path) -> Path:
+    """The published-folder layout inside a downloaded pyfunc model."""
+    return local / "artifacts" / MODEL_DIR
+
+
+def write_labels(folder: Path, task: str) -> None:
+    import json
+
+    from ...data.schema import TASKS
+
+    (folder / LABELS_FILE).write_text(
+        json.dumps({"task": task, "labels": list(TASKS[task].labels)}), encoding="utf-8")
+
+
+def folder_task(folder: Path) -> str:
+    """The task a model folder's ``labels.json`` names."""
+    import json
+
+    from ...data.schema import TASKS
+
+    path = Path(folder) / LABELS_FILE
+    try:
+        task = json.loads(path.read_text(encoding="utf-8")).get("task")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise DataError(f"{path}: not a labels file ({type(exc).__name__})") from None
+    if task not in TASKS:
+        raise DataError(f"{path}: unknown task {task!r}; valid tasks: {', '.join(TASKS)}")
+    return task
+
+
+def signature():
+    """What the pyfunc of a folder model takes and gives: a ``text`` column in; a ``label``
+    (the label's name) and its ``score`` out, one row per text."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    return ModelSignature(inputs=Schema([ColSpec("string", "text")]),
+                          outputs=Schema([ColSpec("string", "label"),
+                                          ColSpec("double", "score")]))
+
+
+def log_folder(folder: Path, registered: str, pip_requirements: list[str]) -> Any:
+    """Log ``folder`` (a published-folder layout with ``labels.json``) as an MLflow "model from
+    code" (``serving/pyfunc.py``; nothing pickled) with the signature above, registered as a
+    new version of ``registered``."""
+    import warnings
+
+    import mlflow
+
+    from .. import pyfunc
+
+    with warnings.catch_warnings():
+        # The signature is given: MLflow would still ask for an input example (which it
+        # would run the model on, loading it once more).
+        warnings.filterwarnings("ignore", message=".*input example was not provided")
+        return mlflow.pyfunc.log_model(
+            name="model", python_model=pyfunc.__file__, artifacts={MODEL_DIR: str(folder)},
+            signature=signature(), registered_model_name=registered,
+            pip_requirements=pip_requirements)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ...data.schema import TASKS
-from ...models.frozen import HEAD_FILE, head_probabilities
+from ...errors import DataError
+from ...models.frozen import EMBEDDING_ONLY, HEAD_FILE, HEAD_INPUTS_FILE, head_probabilities
 from ..predictor import Predictor, requirements, torch_dtype
 from ..safe_load import check_sentence_transformers_folder, load_sentence_transformer, load_skops
 from ..safe_load import read_labels as _read_labels
@@ -22,15 +22,32 @@ LABELS_FILE = "labels.json"
 MODEL_DIR = "model_dir"  # the folder's name among a logged model's artifacts
 
 
+def read_head_inputs(folder: Path) -> tuple[str, ...]:
+    """What the head reads (``embedding``, and ``layout`` for the structure-aware model);
+    embeddings only for folders written before the file existed."""
+    path = folder / HEAD_INPUTS_FILE
+    if not path.is_file():
+        return EMBEDDING_ONLY
+    try:
+        inputs = json.loads(path.read_text(encoding="utf-8"))["inputs"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DataError(f"{path}: not a head inputs file ({exc})") from None
+    if not isinstance(inputs, list) or not set(inputs) <= {"embedding", "layout"}:
+        raise DataError(f"{path}: unknown head inputs {inputs!r}; expected embedding, layout")
+    return tuple(inputs)
+
+
 def load_encoder_head(folder: str | Path):
-    """(encoder, head, label names) from a folder written by ``save_encoder_head``, through the
-    checks of ``safe_load``: nothing in the folder can run code."""
+    """(encoder, head, label names, head inputs) from a folder written by
+    ``save_encoder_head``, through the checks of ``safe_load``: nothing in it can run code."""
     folder = Path(folder)
-    # The head is a scikit-learn LogisticRegression: no type outside scikit-learn/numpy.
+    # The head is scikit-learn (a LogisticRegression, or a scaler + one in a Pipeline): no
+    # type outside scikit-learn/numpy.
     head = load_skops(folder / HEAD_FILE, allowed=())
     labels = _read_labels(folder / LABELS_FILE)
+    inputs = read_head_inputs(folder)
     body = load_sentence_transformer(folder)
-    return body, head, labels
+    return body, head, labels, inputs
 
 
 class EncoderHeadPredictor(Predictor):
@@ -39,37 +56,27 @@ class EncoderHeadPredictor(Predictor):
 
     def __init__(self, folder: str | Path, precision: str = "float32"):
         dtype = torch_dtype(precision)
-        self.body, self.head, self.labels = load_encoder_head(folder)
+        self.body, self.head, self.labels, self.inputs = load_encoder_head(folder)
         self.body.to(dtype)
         self.precision = precision
 
     def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
-        p = head_probabilities(self.body, self.head, list(texts))
+        p = head_probabilities(self.body, self.head, list(texts), inputs=self.inputs)
         return [(self.labels[int(self.head.classes_[i])], float(p[n, i]))
                 for n, i in enumerate(p.argmax(axis=1))]
 
 
 def log(model, registered: str, task: str) -> Any:
     """A model from code (no pickle) over a saved encoder folder and skops head."""
-    import mlflow
-
-    from .. import pyfunc
+    from . import log_folder
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = model.save_encoder_head(Path(tmp) / MODEL_DIR)
         (folder / LABELS_FILE).write_text(
             json.dumps({"task": task, "labels": list(TASKS[task].labels)}), encoding="utf-8")
-        # MLflow asks for type hints on predict() to infer a signature; ours takes texts
-        # as a list or a one-column DataFrame, which no single hint describes.
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*type hints to the `predict` method")
-            return mlflow.pyfunc.log_model(
-                name="model", python_model=pyfunc.__file__,
-                artifacts={MODEL_DIR: str(folder)}, registered_model_name=registered,
-                pip_requirements=requirements("crypto-news-bench", "sentence-transformers",
-                                              "transformers", "torch", "skops",
-                                              "scikit-learn", "pandas"),
-            )
+        return log_folder(folder, registered, requirements(
+            "crypto-news-bench", "sentence-transformers", "transformers", "torch", "skops",
+            "scikit-learn", "pandas"))
 
 
 def export(local: Path, staging: Path) -> None:
@@ -93,7 +100,7 @@ print(labels[int(head.classes_[proba.argmax(1)[0]])])
     log=log, export=export,
     is_folder=lambda folder: (folder / HEAD_FILE).is_file(),
     load_folder=lambda folder, task, precision: EncoderHeadPredictor(folder, precision),
-    is_logged=lambda local: (local / "artifacts" / MODEL_DIR).is_dir(),
+    is_logged=lambda local: (local / "artifacts" / MODEL_DIR / HEAD_FILE).is_file(),
     load_logged=lambda local, task, precision: EncoderHeadPredictor(
         local / "artifacts" / MODEL_DIR, precision),
 )

@@ -1,8 +1,11 @@
-"""scikit-learn models (TF-IDF baselines, the rule-based tools): one skops file, never pickle."""
+"""scikit-learn models (TF-IDF baselines, the rule-based tools): one skops file, never pickle.
+In MLflow they are a "model from code" (``serving/pyfunc.py``) over the published-folder
+layout (``model.skops`` + ``labels.json``), so that the pyfunc returns label names."""
 
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -10,7 +13,7 @@ from typing import Any
 from ...data.schema import TASKS
 from ..predictor import Predictor, requirements
 from ..safe_load import PACKAGE_TYPES, load_skops, read_labels
-from . import Flavour
+from . import MODEL_DIR, Flavour, log_folder, logged_folder, write_labels
 
 MODEL_FILE = "model.skops"
 
@@ -28,25 +31,26 @@ class SklearnPredictor(Predictor):
 
 
 def log(model, registered: str, task: str) -> Any:
-    """MLflow's scikit-learn flavour with skops serialisation."""
-    import mlflow
+    """A model from code (no pickle) over ``model.skops`` and ``labels.json``."""
+    import skops.io
 
-    module = type(model).__module__
-    own = module.startswith("crypto_news_bench")
-    reqs = requirements("scikit-learn", "skops", "numpy")
-    if own:
-        # The rule-based wrappers are this package's classes: loading needs it and its tool.
-        reqs += requirements("crypto-news-bench", "justext", "lxml_html_clean", "vaderSentiment")
-    return mlflow.sklearn.log_model(
-        model, name="model", registered_model_name=registered, pip_requirements=reqs,
-        serialization_format="skops",
-        skops_trusted_types=[f"{module}.{type(model).__qualname__}"] if own else None,
-    )
+    # The pyfunc loads through this package (safe_load), with pandas for its output.
+    reqs = requirements("crypto-news-bench", "scikit-learn", "skops", "numpy", "pandas")
+    if type(model).__module__.startswith("crypto_news_bench"):
+        # The rule-based wrappers run their tool.
+        reqs += requirements("justext", "lxml_html_clean", "vaderSentiment")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / MODEL_DIR
+        folder.mkdir()
+        skops.io.dump(model, folder / MODEL_FILE)
+        write_labels(folder, task)
+        return log_folder(folder, registered, reqs)
 
 
 def export(local: Path, staging: Path) -> None:
-    load_skops(local / MODEL_FILE, allowed=PACKAGE_TYPES)  # checked before it is copied
-    shutil.copy2(local / MODEL_FILE, staging / MODEL_FILE)
+    path = logged_folder(local) / MODEL_FILE
+    load_skops(path, allowed=PACKAGE_TYPES)  # checked before it is copied
+    shutil.copy2(path, staging / MODEL_FILE)
 
 
 def load_folder(folder: Path, task: str, precision: str) -> SklearnPredictor:
@@ -66,7 +70,7 @@ print(labels[int(model.predict(["Binance said ..."])[0])])
 ```""",
     log=log, export=export,
     is_folder=lambda folder: (folder / MODEL_FILE).is_file(), load_folder=load_folder,
-    is_logged=lambda local: (local / MODEL_FILE).is_file(),
-    load_logged=lambda local, task, precision: SklearnPredictor(local / MODEL_FILE,
-                                                                TASKS[task].labels),
+    is_logged=lambda local: (logged_folder(local) / MODEL_FILE).is_file(),
+    load_logged=lambda local, task, precision: load_folder(logged_folder(local), task,
+                                                           precision),
 )
