@@ -14,6 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+# A saved encoder + head folder (frozen encoder, SetFit, layout model): the head is a skops file
+# beside the encoder's own files, and what it reads is written beside it: the embeddings only,
+# or the page layout too. Here, in a light module, so loading a folder imports no scikit-learn
+# model code before it needs it.
+HEAD_FILE = "head.skops"
+HEAD_INPUTS_FILE = "head_inputs.json"
+EMBEDDING_ONLY = ("embedding",)
+
 DEFAULT_MODEL = "default"
 # Texts per sentence-transformers encode() batch. It sorts by length but counts texts, not
 # tokens: 64 long blocks a batch ran 2.6x slower than 16 on a 2-core CPU (cache misses).

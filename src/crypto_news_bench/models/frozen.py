@@ -16,14 +16,15 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
-from .encoder import DEFAULT_MODEL, ENCODE_BATCH_SIZE, resolve_model
+from .encoder import (
+    DEFAULT_MODEL,
+    EMBEDDING_ONLY,
+    ENCODE_BATCH_SIZE,
+    HEAD_FILE,
+    HEAD_INPUTS_FILE,
+    resolve_model,
+)
 from .params import ModelPath, NonNegativeInt, PositiveFloat, PositiveInt
-
-# The head of a saved encoder + head folder (a skops file, beside the encoder's own files),
-# and what it reads: the embeddings only, or the page layout too (``layout``).
-HEAD_FILE = "head.skops"
-HEAD_INPUTS_FILE = "head_inputs.json"
-EMBEDDING_ONLY = ("embedding",)
 
 
 def head_probabilities(body, head, texts: Sequence[str],

@@ -12,7 +12,7 @@ from typing import Any
 
 from ...data.schema import TASKS
 from ...errors import DataError
-from ...models.frozen import EMBEDDING_ONLY, HEAD_FILE, HEAD_INPUTS_FILE, head_probabilities
+from ...models.encoder import EMBEDDING_ONLY, HEAD_FILE, HEAD_INPUTS_FILE
 from ..predictor import Predictor, requirements, torch_dtype
 from ..safe_load import check_sentence_transformers_folder, load_sentence_transformer, load_skops
 from ..safe_load import read_labels as _read_labels
@@ -61,6 +61,9 @@ class EncoderHeadPredictor(Predictor):
         self.precision = precision
 
     def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        # Imported here: the model code (scikit-learn) only when an encoder + head model runs.
+        from ...models.frozen import head_probabilities
+
         p = head_probabilities(self.body, self.head, list(texts), inputs=self.inputs)
         return [(self.labels[int(self.head.classes_[i])], float(p[n, i]))
                 for n, i in enumerate(p.argmax(axis=1))]
