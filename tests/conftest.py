@@ -346,6 +346,16 @@ def one_torch_thread():
         torch.set_num_threads(before)
 
 
+@pytest.fixture(scope="module")
+def offline_one_thread():
+    """For a module of transformer tests (``pytestmark = usefixtures(...)``): nothing looked
+    up on the hub, and one torch thread, so timings and rounding do not depend on the host."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        with one_torch_thread():
+            yield
+
+
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory) -> Path:
     """A 2-layer, 32-wide random BERT folder with its tokenizer (tests/tiny_bert.py)."""

@@ -11,20 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import one_torch_thread
 
 from crypto_news_bench.models.encoder import resolve_model
 
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with one_torch_thread():
-        yield
+# Transformer models here: no hub lookups, one torch thread (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("offline_one_thread")
 
 
 @pytest.mark.parametrize("method", ["finetune", "setfit"])

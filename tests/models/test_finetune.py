@@ -17,16 +17,8 @@ from crypto_news_bench.data.schema import TASKS
 from crypto_news_bench.models import MODELS
 from crypto_news_bench.models.finetune import FineTuneClassifier
 
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with one_torch_thread():
-        yield
+# Transformer models here: no hub lookups, one torch thread (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("offline_one_thread")
 
 
 def test_finetune_head_covers_every_label_but_predicts_seen_ones(evaluations):

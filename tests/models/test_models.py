@@ -7,19 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import one_torch_thread
 from tiny_units import DOCS, IDS, LABELS, METHODS, NEU, PRO, STANCE, TEXTS
 
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with one_torch_thread():
-        yield
+# Transformer models here: no hub lookups, one torch thread (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("offline_one_thread")
 
 
 @pytest.mark.parametrize("method", METHODS)

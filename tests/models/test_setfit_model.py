@@ -5,19 +5,10 @@ training data of one class is a clear error."""
 from __future__ import annotations
 
 import pytest
-from conftest import one_torch_thread
 from tiny_units import CRIT, LONG_TEXT, PRO
 
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with one_torch_thread():
-        yield
+# Transformer models here: no hub lookups, one torch thread (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("offline_one_thread")
 
 
 @pytest.mark.parametrize("max_length, expected", [(16, 16), (256, 128)])

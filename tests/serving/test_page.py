@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import one_torch_thread, write_cheap_model
+from conftest import write_cheap_model
 from markupsafe import escape
 
 from crypto_news_bench import cli
@@ -25,16 +25,8 @@ from crypto_news_bench.serving.model_info import LOW_CONFIDENCE, MACRO_F1_FLOOR,
 from crypto_news_bench.serving.page import IndexRow, render_html, render_index, summarize
 from crypto_news_bench.serving.predict import predict_raw
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with one_torch_thread():
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+# Transformer models here: no hub lookups, one torch thread (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("offline_one_thread")
 
 
 class Tags(HTMLParser):

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ARTICLE, models_arg, one_torch_thread
+from conftest import ARTICLE, models_arg
 
 from crypto_news_bench import cli
 from crypto_news_bench.data.schema import TASKS
@@ -19,18 +19,10 @@ from crypto_news_bench.data.units import blocks, sentences
 from crypto_news_bench.errors import DataError
 from crypto_news_bench.serving.predict import Model, load_models, predict_text, predict_texts
 
+# Transformer models here: no hub lookups, one torch thread (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("offline_one_thread")
+
 RECORD_KEYS = {"unit", "kind", "task", "start", "end", "label", "score", "text"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with one_torch_thread():
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
 def test_outputs_are_where_they_are_announced(model_dirs, tmp_path, capsys):
@@ -255,8 +247,6 @@ def test_cli_predict_refuses_an_unknown_precision(article, tmp_path, capsys):
         cli.main(["predict", str(article), "--precision", "float16"])
     assert exc.value.code == 2
     assert "argument --precision: invalid choice: 'float16'" in capsys.readouterr().err
-
-
 
 
 # --- the Python API -----------------------------------------------------------------------

@@ -4,20 +4,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import one_torch_thread
+
+# Transformer models here: no hub lookups, one torch thread (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("offline_one_thread")
 
 MISSING_MODEL = "/nonexistent/model-folder"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with one_torch_thread():
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
 def test_unknown_precision_is_refused_before_any_model_loads():

@@ -4,18 +4,9 @@ folder runs its encoder in bfloat16 and scores close to float32."""
 from __future__ import annotations
 
 import pytest
-from conftest import one_torch_thread
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with one_torch_thread():
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+# Transformer models here: no hub lookups, one torch thread (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("offline_one_thread")
 
 
 def test_encoder_head_predictor_in_bfloat16(model_dirs):

@@ -6,26 +6,18 @@ token budget below one text of full length."""
 from __future__ import annotations
 
 import pytest
-from conftest import ARTICLE, one_torch_thread, parent_run, registered_uri
+from conftest import ARTICLE, parent_run, registered_uri
 
 from crypto_news_bench.data.schema import TASKS
 from crypto_news_bench.data.units import blocks, sentences
 from crypto_news_bench.serving.flavours.transformers import TransformersPredictor
 
+# Transformer models here: no hub lookups, one torch thread (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("offline_one_thread")
+
 STANCE = list(TASKS["stance"].labels)
 TEXTS = ["Binance said it holds all customer assets in segregated accounts.",
          "The SEC lawsuit alleged the exchange misled customers."]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    with one_torch_thread():
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
 def test_transformers_model_loads_as_a_pyfunc(use_transformer_store):
