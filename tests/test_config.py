@@ -109,7 +109,7 @@ def test_unknown_top_level_key_lists_valid_keys(cfg_dir):
         load_config(path)
     assert str(exc.value) == (
         f"{path}: unknown key(s) learning_rate; valid keys: bootstrap_resamples, confidence, "
-        "description, extends, model, params, seed, tasks, train_cap, train_on")
+        "description, extends, model, params, per_task, seed, tasks, train_cap, train_on")
 
 
 def test_unknown_key_in_defaults_lists_default_keys(tmp_path):
@@ -310,6 +310,53 @@ def test_bad_train_on_and_cap(cfg_dir, text, message):
     with pytest.raises(ConfigError) as exc:
         load_config(path)
     assert str(exc.value) == f"{path}: {message}"
+
+
+# -- per_task ------------------------------------------------------------------------------
+
+
+PER_TASK = ("model: tfidf_word_lr\ntrain_cap: 100\nparams: {C: 2.0, ngram_max: 3}\n"
+            "per_task:\n  boilerplate:\n    train_cap: 50\n    params: {C: 0.5}\n"
+            "  claim_type: {train_on: real}\n")
+
+
+def test_per_task_overrides_one_task_and_merges_params(cfg_dir):
+    config = load_config(write(cfg_dir, "m.yaml", PER_TASK))
+    bp, stance, claim = (config.for_task(t) for t in ("boilerplate", "stance", "claim_type"))
+    assert (bp.train_cap, bp.params, bp.train_on) == (50, {"C": 0.5, "ngram_max": 3},
+                                                      "real+synthetic")
+    assert (stance.train_cap, stance.params) == (100, {"C": 2.0, "ngram_max": 3})
+    assert (claim.train_on, claim.train_cap) == ("real", 100)
+    # Applied once: nothing left to apply, and what is logged is the task's own config.
+    assert bp.per_task == {} and bp.for_task("boilerplate") == bp
+    assert "per_task" not in bp.flat() and bp.flat()["params.C"] == 0.5
+    assert len({bp.digest(), stance.digest(), claim.digest()}) == 3
+
+
+def test_the_shipped_finetune_trains_sentences_on_everything_and_caps_blocks():
+    config = load_config(CONFIG_DIR / "finetune.yaml")
+    assert config.for_task("stance").train_cap is None
+    assert config.for_task("claim_type").train_cap is None
+    assert config.for_task("boilerplate").train_cap == 600
+
+
+@pytest.mark.parametrize("text, message", [
+    ("per_task:\n  sentiment: {train_cap: 5}\n", "unknown task 'sentiment'"),
+    ("tasks: [stance]\nper_task:\n  boilerplate: {train_cap: 5}\n",
+     "per_task names 'boilerplate', which is not among the config's tasks (stance)"),
+    ("per_task:\n  stance: {seed: 3}\n",
+     "per_task.stance: unknown key(s) seed; valid keys: params, train_cap, train_on"),
+    ("per_task:\n  stance: {train_cap: 0}\n",
+     "train_cap = 0: Input should be greater than or equal to 1"),
+    ("per_task:\n  stance: {params: {C: -1}}\n", "params.C = -1"),
+    ("per_task:\n  stance: {params: {depth: 3}}\n", "unknown param(s) depth"),
+])
+def test_bad_per_task_is_one_line_naming_the_file(cfg_dir, text, message):
+    path = write(cfg_dir, "m.yaml", "model: tfidf_word_lr\n" + text)
+    with pytest.raises(ConfigError) as exc:
+        load_config(path)
+    assert str(exc.value).startswith(str(path)) and message in str(exc.value)
+    assert "\n" not in str(exc.value)
 
 
 def test_extends_takes_the_parent_and_merges_params(cfg_dir):

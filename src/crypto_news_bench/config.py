@@ -27,7 +27,9 @@ from .models.params import NonNegativeInt, PositiveInt
 CONFIG_DIR = Path("configs")
 DEFAULTS_FILE = "defaults.yaml"
 DEFAULT_KEYS = {"seed", "tasks", "bootstrap_resamples", "confidence", "train_on", "train_cap"}
-CONFIG_KEYS = DEFAULT_KEYS | {"model", "params", "description", "extends"}
+CONFIG_KEYS = DEFAULT_KEYS | {"model", "params", "description", "extends", "per_task"}
+# What a config's ``per_task`` may change for one task.
+PER_TASK_KEYS = {"train_cap", "train_on", "params"}
 # What each leave-one-real-document-out fold trains on (the test page is always real).
 TRAIN_ON = ("real", "synthetic", "real+synthetic")
 TrainOn = Literal["real", "synthetic", "real+synthetic"]
@@ -50,6 +52,9 @@ class ExperimentConfig(BaseModel):
     # At most this many training units per fit: every real one is kept, the synthetic ones
     # are a seeded sample of the rest (None: no cap).
     train_cap: PositiveInt | None = None
+    # {task: {train_cap, train_on, params}}: what differs for one task (``for_task``), e.g. a
+    # budget for long boilerplate blocks that short sentences do not need.
+    per_task: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("tasks", mode="before")
     @classmethod
@@ -66,9 +71,21 @@ class ExperimentConfig(BaseModel):
         return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()
                               ).hexdigest()[:16]
 
+    def for_task(self, task: str, where: str | Path | None = None) -> ExperimentConfig:
+        """The config as it runs on ``task``: its ``per_task`` entry applied (``params`` merge
+        key by key) and no ``per_task`` left, so training and tracking see one config."""
+        if not self.per_task:
+            return self
+        data = self.model_dump()
+        override = dict(data.pop("per_task").get(task, {}))
+        data["params"] = {**data["params"], **override.pop("params", {})}
+        data.update(override)
+        return validate(data.pop("name"), data, where or f"<{self.name} on {task}>")
+
     def flat(self) -> dict[str, Any]:
         """Flattened for MLflow params: ``params.C`` and so on."""
-        out = {k: v for k, v in self.model_dump().items() if k != "params"}
+        out = {k: v for k, v in self.model_dump().items()
+               if k != "params" and not (k == "per_task" and not v)}
         out["tasks"] = ",".join(self.tasks)
         out.update({f"params.{k}": v for k, v in sorted(self.params.items())})
         return out
@@ -153,9 +170,20 @@ def validate(name: str, data: dict, where: str | Path = "<config>") -> Experimen
     fields.setdefault("tasks", list(spec.tasks))
     fields.setdefault("description", spec.description)
     try:
-        return ExperimentConfig(name=name, model=model, params=dict(params), **fields)
+        config = ExperimentConfig(name=name, model=model, params=dict(params), **fields)
     except ValidationError as exc:
         raise _value_error(where, exc) from None
+    for task, override in config.per_task.items():
+        get_task(task, f"{where}: per_task", ConfigError)
+        if task not in config.tasks:
+            raise ConfigError(f"{where}: per_task names {task!r}, which is not among the "
+                              f"config's tasks ({', '.join(config.tasks)})")
+        _check_keys(f"{where}: per_task.{task}", override, PER_TASK_KEYS)
+        if not isinstance(override.get("params", {}), dict):
+            raise ConfigError(f"{where}: per_task.{task}.params must be a mapping")
+        # Checked as the task will run it: an unknown or out-of-range value fails here.
+        config.for_task(task, f"{where}: per_task.{task}")
+    return config
 
 
 def _read_config(path: Path, chain: tuple[Path, ...] = ()) -> dict:

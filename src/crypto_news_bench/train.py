@@ -38,6 +38,7 @@ def train(config: ExperimentConfig, task: str, data_dir: Path | str = ds.DATA_DI
     ``reap_orphans`` first marks runs left RUNNING by dead processes FAILED (the bench does
     that once, before its cells).
     """
+    config = config.for_task(task)
     splits = {split: ds.load(task, data_dir, split) for split in ds.SPLITS}
     real, synthetic = (Units.of(d["text"], d["label"], d["doc_id"], d["id"])
                        for d in (splits["real"], splits["synthetic"]))

@@ -18,7 +18,10 @@ from crypto_news_bench.data.schema import TASKS
 from crypto_news_bench.serving import publish as publish_mod
 from crypto_news_bench.serving.flavours.encoder_head import EncoderHeadPredictor
 from crypto_news_bench.serving.flavours.sklearn import SklearnPredictor
-from crypto_news_bench.serving.flavours.transformers import TransformersPredictor
+from crypto_news_bench.serving.flavours.transformers import (
+    OnnxClassifierPredictor,
+    TransformersPredictor,
+)
 from crypto_news_bench.serving.predict import load_predictor
 
 STANCE = list(TASKS["stance"].labels)
@@ -84,7 +87,11 @@ def test_pipeline_in_a_fresh_process_matches_the_predictor(published, tmp_path):
 
 
 def test_transformers_folder_loads_through_predict(published):
+    # Its ONNX export for float32 (tests/serving/test_onnx_graph.py), torch for bfloat16.
     predictor = load_predictor(str(published["tiny-finetune"]), "stance")
+    assert isinstance(predictor, OnnxClassifierPredictor)
+    assert predictor.labels == STANCE
+    predictor = load_predictor(str(published["tiny-finetune"]), "stance", precision="bfloat16")
     assert isinstance(predictor, TransformersPredictor)
     assert predictor.labels == STANCE
 

@@ -290,3 +290,36 @@ def test_clean_folders_and_logged_models_still_load(env, published, capsys):
             assert main(["predict", str(env.article), "--models", f"stance={ref}", "--out",
                          str(out)]) == 0, capsys.readouterr().err
     assert not env.marker.exists()
+
+
+TRUSTED_TYPES = r"""
+import json, sys
+if sys.argv[1] == "torch-first":
+    import torch  # noqa: F401  (skops then walks scikit-learn as it would anywhere)
+from crypto_news_bench.serving.safe_load import _import_skops_io
+skops_io = _import_skops_io()
+from skops.io._trusted_types import SKLEARN_ESTIMATOR_TYPE_NAMES
+print(json.dumps({"torch": "torch" in sys.modules, "n": len(SKLEARN_ESTIMATOR_TYPE_NAMES),
+                  "types": sorted(SKLEARN_ESTIMATOR_TYPE_NAMES), "skops": skops_io.__name__}))
+"""
+
+
+@pytest.mark.slow
+def test_skops_import_skips_torch_and_trusts_the_same_types(tmp_path):
+    """Loading a skops file imports no torch, and skops trusts exactly the estimators it
+    trusts when torch is already imported."""
+    import os
+    import subprocess
+    import sys
+
+    def run(mode: str) -> dict:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+        proc = subprocess.run([sys.executable, "-c", TRUSTED_TYPES, mode], capture_output=True,
+                              text=True, env=env, cwd=tmp_path, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    plain, torch_first = run("plain"), run("torch-first")
+    assert plain["torch"] is False and torch_first["torch"] is True
+    assert plain["skops"] == "skops.io"
+    assert plain["n"] > 100 and plain["types"] == torch_first["types"]

@@ -88,7 +88,7 @@ def load_grid(path: Path | str = CONFIG_DIR / GRID_FILE) -> list[Cell]:
                 continue
             run_seeds = seeds if MODELS[config.model].seeded else baseline_seeds
             for seed in run_seeds:
-                cells.append(Cell(config.replace(seed=seed), task,
+                cells.append(Cell(config.for_task(task).replace(seed=seed), task,
                                   final_model=seed == run_seeds[0]))
     return cells
 

@@ -130,6 +130,7 @@ def audit_units(config: ExperimentConfig, task_name: str, pool: Units,
                 on_fold: Callable[[int, int, int], None] | None = None) -> Audit:
     """The ranked audit of ``pool``'s labels (see ``out_of_fold_probabilities``)."""
     task = TASKS[task_name]
+    config = config.for_task(task_name)
     sources = list(pool_sources) if pool_sources is not None else ["real"] * len(pool)
     probs = out_of_fold_probabilities(config, task_name, pool, sources, extra, extra_source,
                                       n_folds, on_fold)
@@ -162,6 +163,7 @@ def audit_dataset(config: ExperimentConfig, task_name: str, data_dir: Path | str
 
     get_task(task_name)  # "unknown task ...; valid tasks: ..."
     tasks_to_run(config, task_name)  # one the config's model cannot do
+    config = config.for_task(task_name)
     if split not in AUDIT_SPLITS:
         raise DataError(f"unknown split {split!r}; valid splits: {', '.join(AUDIT_SPLITS)}")
     tables = {s: dataset.load(task_name, data_dir, s) for s in dataset.SPLITS}

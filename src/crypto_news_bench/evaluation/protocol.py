@@ -171,6 +171,7 @@ def evaluate(config: ExperimentConfig, task_name: str, real: Units,
     """Run the protocol for one (config, task): folds over the real pages, training on what
     ``config.train_on`` names, then the final fit."""
     task = TASKS[task_name]
+    config = config.for_task(task_name)
     synthetic = synthetic if synthetic is not None else Units.empty()
     if config.train_on == "synthetic" and not len(synthetic):
         raise DataError(f"config {config.name!r} has train_on: synthetic, but there are no "

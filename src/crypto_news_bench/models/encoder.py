@@ -72,22 +72,16 @@ def sentence_encoder(name_or_path: str = DEFAULT_MODEL, max_length: int = 256,
     return encode
 
 
-def batches(tokenizer, texts: Sequence[str], max_length: int, max_tokens: int = 512,
-            max_batch: int = 128) -> Iterator[tuple[np.ndarray, dict]]:
-    """(indices, encoded batch) in length order, padded per batch only (dynamic padding).
+def budget_batches(lengths: Sequence[int], max_tokens: int = 512,
+                   max_batch: int = 128) -> Iterator[np.ndarray]:
+    """Indices of texts of token ``lengths`` in batches, shortest first: each batch holds at
+    most ``max_tokens`` tokens with its padding (its longest text sets the padded length) and
+    ``max_batch`` texts.
 
-    Every text is tokenised once; the lengths that order the batches come from that pass. A
-    batch holds at most ``max_tokens`` tokens with its padding (and ``max_batch`` texts): a
-    fixed number of texts per batch is either too few short sentences to keep the matrix
+    A fixed number of texts per batch is either too few short sentences to keep the matrix
     multiplies busy or so many long blocks that their activations fall out of the CPU's cache
     (bench/results/perf.md measures the budget).
     """
-    if max_tokens < max_length:
-        raise ValueError(f"max_tokens={max_tokens} is below max_length={max_length}: "
-                         "a text of full length would fit in no batch")
-    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
-    features = [{k: encoded[k][i] for k in encoded} for i in range(len(texts))]
-    lengths = [len(f["input_ids"]) for f in features]
     order = np.argsort(lengths, kind="stable")
     start = 0
     while start < len(order):
@@ -96,9 +90,23 @@ def batches(tokenizer, texts: Sequence[str], max_length: int, max_tokens: int = 
         while (stop < len(order) and stop - start < max_batch
                and (stop - start + 1) * lengths[order[stop]] <= max_tokens):
             stop += 1
-        idx = order[start:stop]
-        yield idx, tokenizer.pad([features[i] for i in idx], padding=True, return_tensors="pt")
+        yield order[start:stop]
         start = stop
+
+
+def batches(tokenizer, texts: Sequence[str], max_length: int, max_tokens: int = 512,
+            max_batch: int = 128) -> Iterator[tuple[np.ndarray, dict]]:
+    """(indices, encoded batch) in ``budget_batches``, padded per batch only (dynamic
+    padding). Every text is tokenised once; the lengths that order the batches come from that
+    pass."""
+    if max_tokens < max_length:
+        raise ValueError(f"max_tokens={max_tokens} is below max_length={max_length}: "
+                         "a text of full length would fit in no batch")
+    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
+    features = [{k: encoded[k][i] for k in encoded} for i in range(len(texts))]
+    lengths = [len(f["input_ids"]) for f in features]
+    for idx in budget_batches(lengths, max_tokens, max_batch):
+        yield idx, tokenizer.pad([features[i] for i in idx], padding=True, return_tensors="pt")
 
 
 def batched_logits(model, tokenizer, texts: Sequence[str], max_length: int,

@@ -35,11 +35,19 @@ def head_probabilities(body, head, texts: Sequence[str],
     # encode() sorts by length and pads per batch itself.
     emb = body.encode(list(texts), batch_size=batch_size, convert_to_numpy=True,
                       normalize_embeddings=True, show_progress_bar=False)
+    return head_probabilities_of(head, emb, texts, inputs)
+
+
+def head_probabilities_of(head, embeddings: np.ndarray, texts: Sequence[str],
+                          inputs: Sequence[str] = EMBEDDING_ONLY) -> np.ndarray:
+    """``head_probabilities`` from the texts' normalised embeddings, however computed (torch
+    here, an ONNX graph in ``serving``)."""
     if "layout" in inputs:
         from .layout_features import layout_features
 
-        emb = np.concatenate([layout_features(list(texts), emb), emb], axis=1)
-    return head.predict_proba(emb)
+        embeddings = np.concatenate([layout_features(list(texts), embeddings), embeddings],
+                                    axis=1)
+    return head.predict_proba(embeddings)
 
 
 def cap_length(body, max_length: int) -> None:

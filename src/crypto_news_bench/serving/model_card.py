@@ -29,8 +29,9 @@ WIDGET = {
 
 
 def card(*, task: str, config: dict[str, Any], flavour: str, metrics: dict[str, float],
-         dataset_hash: str, run_id: str, base_model: str | None, version: str) -> str:
-    """The README.md of a published folder."""
+         dataset_hash: str, run_id: str, base_model: str | None, version: str,
+         onnx: bool = False) -> str:
+    """The README.md of a published folder; ``onnx``: it holds an ONNX export."""
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     t = TASKS[task]
@@ -69,7 +70,7 @@ def card(*, task: str, config: dict[str, Any], flavour: str, metrics: dict[str, 
         task=t, config=config, f1=f1, low=low, high=high,
         accuracy=metrics.get("accuracy"), pro_crit=metrics.get("f1_pro_crit"),
         ece=_finite(ece), dataset_hash=dataset_hash,
-        usage=kind.usage.format(path="PATH/TO/THIS/FOLDER"),
+        usage=kind.usage.format(path="PATH/TO/THIS/FOLDER"), onnx=onnx,
         config_yaml=yaml.safe_dump(config, sort_keys=True, allow_unicode=True).strip(),
     ))
 

@@ -30,7 +30,7 @@ from ..errors import DataError
 from . import flavours
 from .model_info import ModelInfo, describe_folder, resolve_logged
 from .page import render_html
-from .predictor import PRECISIONS, Predictor, torch_dtype
+from .predictor import PRECISIONS, Predictor, check_precision
 
 # The registered model's aliases a reference may name (``tracking.registry.ALIASES``).
 ALIASES = ("champion", "challenger")
@@ -66,7 +66,7 @@ def load_model(ref: str, task: str, precision: str = "float32",
     ``tracking_uri`` (default: ``MLFLOW_TRACKING_URI``, else ``./mlruns``) is read, never
     created.
     """
-    torch_dtype(precision)  # an unknown precision fails before any model is loaded
+    check_precision(precision)  # an unknown precision fails before any model is loaded
     model = _load(ref, task, precision, tracking_uri)
     if model.labels != list(TASKS[task].labels):
         raise DataError(

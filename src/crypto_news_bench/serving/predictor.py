@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 PRECISIONS = ("float32", "bfloat16")
 
 
@@ -16,13 +18,30 @@ class Predictor:
         raise NotImplementedError
 
 
+class ClassifierPredictor(Predictor):
+    """A model whose ``probabilities`` have a column per label, in ``labels`` order."""
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        p = self.probabilities(texts)
+        return [(self.labels[i], float(p[n, i])) for n, i in enumerate(p.argmax(axis=1))]
+
+
+def check_precision(precision: str) -> str:
+    """``precision`` if it is one of PRECISIONS; refused before any model is loaded (and
+    without importing torch, which a folder with an ONNX export never needs)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    return precision
+
+
 def torch_dtype(precision: str):
     """The torch dtype of a ``precision`` name; an unknown name is refused before any load."""
     import torch
 
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
-    return getattr(torch, precision)
+    return getattr(torch, check_precision(precision))
 
 
 def requirements(*names: str) -> list[str]:

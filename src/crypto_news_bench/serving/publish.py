@@ -19,7 +19,7 @@ from .. import __version__
 from ..data.schema import TASKS
 from ..errors import PublishError
 from ..tracking import runs, store
-from . import flavours
+from . import flavours, onnx_graph
 from .model_card import card
 
 DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -122,6 +122,7 @@ def publish(run_id: str, out_dir: Path | str, tracking_uri: str | None = None,
                 task=task, config=config, flavour=flavour, metrics=run.data.metrics,
                 dataset_hash=tags.get("cnbench.dataset_hash", ""), run_id=run_id,
                 base_model=base if kind.has_base_model else None, version=__version__,
+                onnx=(staging / onnx_graph.ONNX_DIR / onnx_graph.EXPORT_FILE).is_file(),
             ), encoding="utf-8")
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

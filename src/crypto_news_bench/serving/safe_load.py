@@ -15,8 +15,10 @@ A refusal is an ``UnsafeModelError``: one line naming the file and what is wrong
 
 from __future__ import annotations
 
+import importlib.abc
 import json
 import re
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -75,30 +77,37 @@ def _is_transformers_class(name: Any) -> bool:
     return isinstance(name, str) and name.isidentifier() and hasattr(transformers, name)
 
 
-def check_transformers_config(folder: Path) -> None:
-    """``config.json`` (and ``tokenizer_config.json``) name only classes of transformers."""
-    from transformers import CONFIG_MAPPING
+def check_transformers_config(folder: Path, classes: bool = True) -> None:
+    """``config.json`` (and ``tokenizer_config.json``) name no remote code and, with
+    ``classes``, only classes of transformers.
 
+    ``classes=False`` is for a folder run from its ONNX graph: nothing imports the classes its
+    configs name, and checking them would import transformers (seconds of a cold start); the
+    refusals that need no such import (remote code, pickles, module types) still hold."""
     folder = Path(folder)
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise _refuse(config_path, "no config.json: not a transformers model folder")
     config = _config_without_remote_code(config_path)
+    check_tokenizer_config(folder, classes)
+    if not classes:
+        return
+    from transformers import CONFIG_MAPPING
+
     if config.get("model_type") not in CONFIG_MAPPING:
         raise _refuse(config_path, f"model_type {config.get('model_type')!r} is not a "
                                    "transformers model type")
     for name in config.get("architectures") or []:
         if not _is_transformers_class(name):
             raise _refuse(config_path, f"architecture {name!r} is not a transformers class")
-    check_tokenizer_config(folder)
 
 
-def check_transformers_folder(folder: Path) -> None:
+def check_transformers_folder(folder: Path, classes: bool = True) -> None:
     folder = Path(folder)
     if not folder.is_dir():
         raise _refuse(folder, "not a folder")
     check_no_pickles(folder)
-    check_transformers_config(folder)
+    check_transformers_config(folder, classes)
     if not (folder / "model.safetensors").is_file() and not list(
             folder.glob("model-*.safetensors")):
         raise _refuse(folder / "model.safetensors", "missing: only safetensors weights are "
@@ -124,19 +133,20 @@ def load_transformers(model_dir: Path, tokenizer_dir: Path | None = None, dtype=
     return model, tokenizer
 
 
-def check_tokenizer_config(folder: Path) -> None:
-    """``tokenizer_config.json``, if any, names no custom code and only a transformers class."""
+def check_tokenizer_config(folder: Path, classes: bool = True) -> None:
+    """``tokenizer_config.json``, if any, names no custom code and (with ``classes``) only a
+    transformers class."""
     path = Path(folder) / "tokenizer_config.json"
     if not path.is_file():
         return
     cls = _config_without_remote_code(path).get("tokenizer_class")
-    if cls is not None and not _is_transformers_class(cls):
+    if classes and cls is not None and not _is_transformers_class(cls):
         raise _refuse(path, f"tokenizer_class {cls!r} is not a transformers class")
 
 
-def check_sentence_transformers_folder(folder: Path) -> None:
+def check_sentence_transformers_folder(folder: Path, classes: bool = True) -> None:
     """``modules.json`` names only sentence-transformers' own modules; the transformer module's
-    folder passes ``check_transformers_folder``."""
+    folder passes ``check_transformers_folder`` (``classes`` as there)."""
     folder = Path(folder)
     check_no_pickles(folder)
     modules_path = folder / "modules.json"
@@ -153,7 +163,7 @@ def check_sentence_transformers_folder(folder: Path) -> None:
         if not isinstance(sub, str) or Path(sub).is_absolute() or ".." in Path(sub).parts:
             raise _refuse(modules_path, f"module path {sub!r} leaves the folder")
         if kind.endswith(".Transformer"):
-            check_transformers_folder(folder / sub)
+            check_transformers_folder(folder / sub, classes)
 
 
 def load_sentence_transformer(folder: Path):
@@ -164,23 +174,56 @@ def load_sentence_transformer(folder: Path):
                                local_files_only=True)
 
 
+# scikit-learn's vendored array-API shim for torch: a package that importing it imports torch.
+_SKLEARN_TORCH_SHIM = "sklearn.externals.array_api_compat.torch"
+
+
+class _SkipSklearnTorchShim(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == _SKLEARN_TORCH_SHIM:
+            raise ImportError(f"{name}: not needed to list scikit-learn's estimators")
+        return None
+
+
+def _import_skops_io():
+    """``skops.io``, without importing torch on the way when nothing has yet.
+
+    On import skops lists scikit-learn's estimators (its trusted types) by walking every
+    scikit-learn package; the walk imports each package it passes, the vendored torch shim
+    too, and so torch (two seconds of a cold ``cnbench predict``), although the list skips
+    ``externals``. Refusing that one import leaves the list as it is (the walk skips packages
+    that fail to import) and is undone at once: the shim imports normally afterwards.
+    """
+    if "skops.io" in sys.modules or "torch" in sys.modules:
+        import skops.io
+
+        return skops.io
+    finder = _SkipSklearnTorchShim()
+    sys.meta_path.insert(0, finder)
+    try:
+        import skops.io
+    finally:
+        sys.meta_path.remove(finder)
+    return skops.io
+
+
 def load_skops(path: Path, allowed: Iterable[str] = ()) -> Any:
     """A skops file whose types are scikit-learn's and numpy's, plus ``allowed``."""
     import zipfile
 
-    import skops.io
+    skops_io = _import_skops_io()
 
     path = Path(path)
     if not path.is_file():
         raise _refuse(path, "file not found")
     try:
-        untrusted = skops.io.get_untrusted_types(file=path)
+        untrusted = skops_io.get_untrusted_types(file=path)
     except (zipfile.BadZipFile, KeyError, ValueError, json.JSONDecodeError) as exc:
         raise _refuse(path, f"not a skops file ({exc.__class__.__name__})") from None
     unknown = sorted(set(untrusted) - set(allowed))
     if unknown:
         raise _refuse(path, f"it names type(s) outside scikit-learn: {', '.join(unknown)}")
-    return skops.io.load(path, trusted=list(untrusted))
+    return skops_io.load(path, trusted=list(untrusted))
 
 
 def read_labels(path: Path) -> list[str]:

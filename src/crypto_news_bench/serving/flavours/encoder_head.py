@@ -1,5 +1,7 @@
-"""Encoder + head models (frozen encoder, SetFit): a sentence-transformers folder and a skops
-head. In MLflow they are a "model from code" (``serving/pyfunc.py``): nothing is pickled."""
+"""Encoder + head models (frozen encoder, SetFit, layout model): a sentence-transformers folder
+and a skops head. In MLflow they are a "model from code" (``serving/pyfunc.py``): nothing is
+pickled. ``cnbench publish`` adds the encoder as an ONNX graph (``serving/onnx_graph.py``),
+which a float32 prediction runs on without importing torch."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from typing import Any
 from ...data.schema import TASKS
 from ...errors import DataError
 from ...models.encoder import EMBEDDING_ONLY, HEAD_FILE, HEAD_INPUTS_FILE
-from ..predictor import Predictor, requirements, torch_dtype
+from .. import onnx_graph
+from ..predictor import Predictor, check_precision, requirements, torch_dtype
 from ..safe_load import check_sentence_transformers_folder, load_sentence_transformer, load_skops
 from ..safe_load import read_labels as _read_labels
 from . import Flavour
@@ -37,34 +40,42 @@ def read_head_inputs(folder: Path) -> tuple[str, ...]:
     return tuple(inputs)
 
 
-def load_encoder_head(folder: str | Path):
-    """(encoder, head, label names, head inputs) from a folder written by
-    ``save_encoder_head``, through the checks of ``safe_load``: nothing in it can run code."""
+def load_head(folder: str | Path):
+    """(head, label names, head inputs) of a folder written by ``save_encoder_head``, through
+    the checks of ``safe_load``. The head is scikit-learn (a LogisticRegression, or a scaler +
+    one in a Pipeline): no type outside scikit-learn/numpy."""
     folder = Path(folder)
-    # The head is scikit-learn (a LogisticRegression, or a scaler + one in a Pipeline): no
-    # type outside scikit-learn/numpy.
-    head = load_skops(folder / HEAD_FILE, allowed=())
-    labels = _read_labels(folder / LABELS_FILE)
-    inputs = read_head_inputs(folder)
-    body = load_sentence_transformer(folder)
-    return body, head, labels, inputs
+    return (load_skops(folder / HEAD_FILE, allowed=()), _read_labels(folder / LABELS_FILE),
+            read_head_inputs(folder))
 
 
 class EncoderHeadPredictor(Predictor):
-    """A sentence-transformers body and a scikit-learn head; ``precision`` as for the
-    transformers predictor (the body only: the head always reads float32 embeddings)."""
+    """A sentence encoder and a scikit-learn head. For float32 the encoder is the folder's
+    ONNX export when it matches the folder's weights (``onnx``), else the sentence-transformers
+    body (``body``); ``precision="bfloat16"`` runs the body in bfloat16 (the head always reads
+    float32 embeddings)."""
 
     def __init__(self, folder: str | Path, precision: str = "float32"):
-        dtype = torch_dtype(precision)
-        self.body, self.head, self.labels, self.inputs = load_encoder_head(folder)
-        self.body.to(dtype)
-        self.precision = precision
+        folder = Path(folder)
+        self.precision = check_precision(precision)
+        self.head, self.labels, self.inputs = load_head(folder)
+        self.onnx = self.body = None
+        weights = onnx_graph.transformer_weights(folder)
+        if precision == "float32" and weights is not None:
+            check_sentence_transformers_folder(folder, classes=False)
+            self.onnx = onnx_graph.load(folder, weights, onnx_graph.SENTENCE_EMBEDDING)
+        if self.onnx is None:
+            self.body = load_sentence_transformer(folder).to(torch_dtype(precision))
 
     def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         # Imported here: the model code (scikit-learn) only when an encoder + head model runs.
-        from ...models.frozen import head_probabilities
+        from ...models.frozen import head_probabilities, head_probabilities_of
 
-        p = head_probabilities(self.body, self.head, list(texts), inputs=self.inputs)
+        texts = list(texts)
+        if self.onnx is not None:
+            p = head_probabilities_of(self.head, self.onnx.run(texts), texts, self.inputs)
+        else:
+            p = head_probabilities(self.body, self.head, texts, inputs=self.inputs)
         return [(self.labels[int(self.head.classes_[i])], float(p[n, i]))
                 for n, i in enumerate(p.argmax(axis=1))]
 
@@ -87,6 +98,7 @@ def export(local: Path, staging: Path) -> None:
     check_sentence_transformers_folder(folder)
     load_skops(folder / HEAD_FILE, allowed=())
     shutil.copytree(folder, staging, dirs_exist_ok=True)
+    onnx_graph.export_sentence_encoder(staging)
 
 
 FLAVOUR = Flavour(

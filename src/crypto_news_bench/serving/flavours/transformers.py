@@ -1,9 +1,12 @@
 """Fine-tuned transformers: a plain transformers folder (config with ``id2label``, safetensors,
-tokenizer) that ``transformers.pipeline`` loads without this package."""
+tokenizer) that ``transformers.pipeline`` loads without this package. ``cnbench publish`` adds
+the same model as an ONNX graph (``serving/onnx_graph.py``), which a float32 prediction runs
+on without importing torch."""
 
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,8 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from ..predictor import Predictor, requirements, torch_dtype
+from .. import onnx_graph
+from ..predictor import ClassifierPredictor, check_precision, requirements, torch_dtype
 from ..safe_load import (
+    UnsafeModelError,
     check_no_pickles,
     check_tokenizer_config,
     check_transformers_folder,
@@ -21,7 +26,7 @@ from ..safe_load import (
 from . import Flavour
 
 
-class TransformersPredictor(Predictor):
+class TransformersPredictor(ClassifierPredictor):
     """Length-sorted batches of at most ``max_tokens`` tokens with their padding, tokenised
     once, under ``torch.inference_mode``.
 
@@ -64,9 +69,41 @@ class TransformersPredictor(Predictor):
                                 self.max_tokens, self.max_batch)
         return torch.softmax(torch.from_numpy(logits), dim=-1).numpy()
 
-    def predict(self, texts: Sequence[str]) -> list[tuple[str, float]]:
-        p = self.probabilities(texts)
-        return [(self.labels[i], float(p[n, i])) for n, i in enumerate(p.argmax(axis=1))]
+
+class OnnxClassifierPredictor(ClassifierPredictor):
+    """The folder's ONNX export (float32) in onnxruntime: the same logits as the torch
+    predictor within ``onnx_graph.TOLERANCE``, without importing torch or transformers."""
+
+    precision = "float32"
+
+    def __init__(self, encoder: onnx_graph.OnnxEncoder, labels: list[str]):
+        self.encoder, self.labels = encoder, labels
+
+    def probabilities(self, texts: Sequence[str]) -> np.ndarray:
+        logits = self.encoder.run(texts)
+        z = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+
+def config_labels(folder: Path) -> list[str]:
+    """The label names of a transformers folder's ``config.json`` (``id2label``), in id order."""
+    path = Path(folder) / "config.json"
+    try:
+        id2label = json.loads(path.read_text(encoding="utf-8"))["id2label"]
+        return [str(id2label[str(i)]) for i in range(len(id2label))]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UnsafeModelError(f"{path}: refusing to load: no id2label with ids 0..n-1 "
+                               f"({type(exc).__name__})") from None
+
+
+def load_folder(folder: Path, task: str, precision: str) -> ClassifierPredictor:
+    """The ONNX export for float32 when it matches the folder's weights; torch otherwise."""
+    if check_precision(precision) == "float32":
+        check_transformers_folder(folder, classes=False)
+        encoder = onnx_graph.load(folder, Path(folder) / "model.safetensors", onnx_graph.LOGITS)
+        if encoder is not None:
+            return OnnxClassifierPredictor(encoder, config_labels(folder))
+    return TransformersPredictor.from_folder(folder, precision=precision)
 
 
 def log(model, registered: str, task: str) -> Any:
@@ -104,6 +141,7 @@ def export(local: Path, staging: Path) -> None:
     for folder in (model, tokenizer):
         if folder is not None:
             shutil.copytree(folder, staging, dirs_exist_ok=True)
+    onnx_graph.export_classifier(staging)
 
 
 def load_logged(local: Path, task: str, precision: str) -> TransformersPredictor:
@@ -122,8 +160,7 @@ clf("Binance said it holds all customer assets in segregated accounts.")
     # Checked last: an encoder + head folder holds a config.json too.
     is_folder=lambda folder: (folder / "config.json").is_file()
     and not (folder / "head.skops").exists(),
-    load_folder=lambda folder, task, precision: TransformersPredictor.from_folder(
-        folder, precision=precision),
+    load_folder=load_folder,
     is_logged=lambda local: (local / "model" / "config.json").is_file(),
     load_logged=load_logged,
 )
