@@ -333,6 +333,12 @@ def test_per_task_overrides_one_task_and_merges_params(cfg_dir):
     assert len({bp.digest(), stance.digest(), claim.digest()}) == 3
 
 
+def test_per_task_of_a_task_the_config_does_not_run_is_kept_unused(cfg_dir):
+    # tasks narrowed (here, or in defaults.yaml) leave the other tasks' entries harmless.
+    config = load_config(write(cfg_dir, "m.yaml", PER_TASK + "tasks: [stance]\n"))
+    assert config.tasks == ("stance",) and config.for_task("stance").train_cap == 100
+
+
 def test_the_shipped_finetune_trains_sentences_on_everything_and_caps_blocks():
     config = load_config(CONFIG_DIR / "finetune.yaml")
     assert config.for_task("stance").train_cap is None
@@ -342,8 +348,6 @@ def test_the_shipped_finetune_trains_sentences_on_everything_and_caps_blocks():
 
 @pytest.mark.parametrize("text, message", [
     ("per_task:\n  sentiment: {train_cap: 5}\n", "unknown task 'sentiment'"),
-    ("tasks: [stance]\nper_task:\n  boilerplate: {train_cap: 5}\n",
-     "per_task names 'boilerplate', which is not among the config's tasks (stance)"),
     ("per_task:\n  stance: {seed: 3}\n",
      "per_task.stance: unknown key(s) seed; valid keys: params, train_cap, train_on"),
     ("per_task:\n  stance: {train_cap: 0}\n",

@@ -107,6 +107,11 @@ def test_load_grid_of_the_repository(grid_dir):
     # Every (config, task) pair has exactly one cell that publishes a model.
     finals = [(c.config.name, c.task) for c in cells if c.final_model]
     assert len(finals) == len(set(finals)) == len({(c.config.name, c.task) for c in cells})
+    # A cell runs its task's config: per_task applied (fine-tuning caps only boilerplate).
+    finetune = {(c.task, c.config.train_cap, c.config.params["epochs"]) for c in cells
+                if c.config.name == "finetune"}
+    assert finetune == {("boilerplate", 600, 3), ("stance", None, 2), ("claim_type", None, 2)}
+    assert all(not c.config.per_task for c in cells)
 
 
 @pytest.mark.parametrize("data, message", [

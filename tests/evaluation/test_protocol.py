@@ -338,6 +338,13 @@ def test_train_cap_bounds_every_fit(recorder):
     assert len(recorder.fits[-1]) == 7 and ev.n_train_final == {"real": 7, "synthetic": 0}
 
 
+def test_the_tasks_per_task_entry_is_what_runs(recorder):
+    cfg = config("majority").replace(train_cap=100, per_task={"stance": {"train_cap": 7},
+                                                              "claim_type": {"train_cap": 5}})
+    ev = evaluate(cfg, "stance", real(UNITS), real(SYNTHETIC))
+    assert [f.n_train for f in ev.folds] == [7, 7, 7]
+
+
 # --- calibration inside the protocol ---------------------------------------------------------
 
 

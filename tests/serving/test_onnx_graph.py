@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -45,7 +46,8 @@ def test_published_classifier_runs_its_graph_with_torchs_scores(published):
     folder = published["tiny-finetune"]
     record = json.loads((folder / "onnx" / "export.json").read_text(encoding="utf-8"))
     assert record["output"] == "logits" and record["max_length"] == 128
-    assert record["weights_sha256"] == onnx_graph.weights_sha256(folder / "model.safetensors")
+    assert record["weights_sha256"] == onnx_graph.sha256(folder / "model.safetensors")
+    assert record["tokenizer_sha256"] == onnx_graph.sha256(folder / "tokenizer.json")
     assert record["max_abs_diff_vs_torch"] <= onnx_graph.TOLERANCE
 
     predictor = load_predictor(str(folder), "stance")
@@ -56,6 +58,7 @@ def test_published_classifier_runs_its_graph_with_torchs_scores(published):
                                torch_side.probabilities(TEXTS), atol=1e-5)
     assert [lab for lab, _ in predictor.predict(TEXTS)] == \
         [lab for lab, _ in torch_side.predict(TEXTS)]
+    assert predictor.predict([]) == [] and predictor.probabilities([]).shape == (0, 3)
     # bfloat16 is torch's: the graph is float32 only.
     assert isinstance(load_predictor(str(folder), "stance", precision="bfloat16"),
                       tf_flavour.TransformersPredictor)
@@ -77,19 +80,50 @@ def test_published_encoder_head_runs_its_graph_with_torchs_scores(published):
     assert [lab for lab, _ in got] == [STANCE[int(head.classes_[i])]
                                        for i in expected.argmax(axis=1)]
     assert [s for _, s in got] == pytest.approx(expected.max(axis=1), abs=1e-5)
+    assert predictor.predict([]) == []
 
 
-def test_a_graph_from_other_weights_is_not_used(published, tmp_path):
+def flip_last_byte(path) -> None:
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 1  # a weight's last bit: the file still loads, with other weights
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("change, why", [
+    (lambda f: flip_last_byte(f / "model.safetensors"),
+     "exported with another model.safetensors than the folder holds now"),
+    (lambda f: (f / "tokenizer.json").write_text(
+        (f / "tokenizer.json").read_text("utf-8") + "\n", "utf-8"),
+     "exported with another tokenizer.json than the folder holds now"),
+    (lambda f: (f / "onnx" / "model.onnx").write_bytes(b"not a graph"), "cannot be loaded"),
+    (lambda f: (f / "onnx" / "export.json").write_text("{", "utf-8"), "not an export record"),
+    (lambda f: (f / "onnx" / "export.json").write_text(json.dumps({
+        **json.loads((f / "onnx" / "export.json").read_text("utf-8")), "max_length": 0}),
+        "utf-8"), "max_length 0 is not between 1 and"),
+])
+def test_a_stale_or_broken_graph_is_not_used(published, tmp_path, change, why):
     folder = tmp_path / "model"
     shutil.copytree(published["tiny-finetune"], folder)
-    record_path = folder / "onnx" / "export.json"
-    record = json.loads(record_path.read_text(encoding="utf-8"))
-    # As if model.safetensors had been replaced (fine-tuned again, edited) after the export.
-    record_path.write_text(json.dumps({**record, "weights_sha256": "0" * 64}), encoding="utf-8")
-    with pytest.warns(UserWarning, match="exported from other weights .*running the model on "
-                                         "torch"):
+    change(folder)
+    with pytest.warns(UserWarning, match=re.escape(why) + ".*running the model on torch"):
         predictor = load_predictor(str(folder), "stance")
     assert isinstance(predictor, tf_flavour.TransformersPredictor)
+    assert predictor.predict(TEXTS[:2])  # and torch runs it
+
+
+def test_transformer_weights_follow_modules_json_inside_the_folder(tmp_path):
+    (tmp_path / "0_Transformer").mkdir()
+    (tmp_path / "0_Transformer" / "model.safetensors").write_bytes(b"x")
+    modules = [{"idx": 0, "path": "0_Transformer",
+                "type": "sentence_transformers.models.Transformer"},
+               {"idx": 1, "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]
+    (tmp_path / "modules.json").write_text(json.dumps(modules), encoding="utf-8")
+    assert onnx_graph.transformer_weights(tmp_path) == \
+        tmp_path / "0_Transformer" / "model.safetensors"
+    # A module path that leaves the folder is never followed.
+    modules[0]["path"] = "../elsewhere"
+    (tmp_path / "modules.json").write_text(json.dumps(modules), encoding="utf-8")
+    assert onnx_graph.transformer_weights(tmp_path) is None
 
 
 def test_an_export_that_does_not_reproduce_torch_is_not_written(published, tmp_path,

@@ -79,6 +79,7 @@ def out_of_fold_probabilities(config: ExperimentConfig, task_name: str, pool: Un
     fitted without its document; ``extra`` units (another split, never scored) join every
     fit. ``pool_sources`` (default all "real") and ``extra_source`` say which units are real:
     ``train_cap`` keeps those and samples the rest. ``on_fold(i, n, n_train)`` sees each fit."""
+    config = config.for_task(task_name)
     task: Task = TASKS[task_name]
     extra = extra if extra is not None else Units.empty()
     sources = list(pool_sources) if pool_sources is not None else ["real"] * len(pool)

@@ -86,7 +86,9 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec("layout_encoder", "layout:LayoutEncoderClassifier",
                   "Structure-aware boilerplate: frozen-encoder embeddings + page layout and "
                   "neighbour features + logistic regression.",
-                  tasks=("boilerplate",), flavour="encoder_head", cost=1),
+                  # Cost 0: the grid runs it after the frozen encoder, whose embeddings of
+                  # the same blocks it then reads from the bench's embedding cache.
+                  tasks=("boilerplate",), flavour="encoder_head", cost=0),
         ModelSpec("finetune", "finetune:FineTuneClassifier",
                   "Fine-tuned AutoModelForSequenceClassification (transformers Trainer).",
                   flavour="transformers", seeded=True, cost=2),

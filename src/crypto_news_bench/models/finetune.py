@@ -76,6 +76,9 @@ class FineTuneClassifier(ClassifierMixin, BaseEstimator):
         labels = TASKS[self.task].labels
         path = resolve_model(self.model_name_or_path)
         self.tokenizer_ = AutoTokenizer.from_pretrained(path)
+        # Saved with the model: whoever loads the folder (the package's predictor, its ONNX
+        # export) truncates where training and the benchmark's scoring did.
+        self.tokenizer_.model_max_length = min(self.max_length, self.tokenizer_.model_max_length)
         # The head covers every label of the task, so a published model names them all.
         self.model_ = AutoModelForSequenceClassification.from_pretrained(
             path, num_labels=len(labels), id2label=dict(enumerate(labels)),

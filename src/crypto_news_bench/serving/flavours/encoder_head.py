@@ -40,7 +40,7 @@ def read_head_inputs(folder: Path) -> tuple[str, ...]:
     return tuple(inputs)
 
 
-def load_head(folder: str | Path):
+def load_head(folder: str | Path) -> tuple[Any, list[str], tuple[str, ...]]:
     """(head, label names, head inputs) of a folder written by ``save_encoder_head``, through
     the checks of ``safe_load``. The head is scikit-learn (a LogisticRegression, or a scaler +
     one in a Pipeline): no type outside scikit-learn/numpy."""

@@ -154,7 +154,8 @@ FLAVOUR = Flavour(
     usage="""```python
 from transformers import pipeline
 clf = pipeline("text-classification", model="{path}")
-clf("Binance said it holds all customer assets in segregated accounts.")
+# truncation=True: cut where the model was trained and scored (the tokenizer's limit)
+clf("Binance said it holds all customer assets in segregated accounts.", truncation=True)
 ```""",
     log=log, export=export,
     # Checked last: an encoder + head folder holds a config.json too.
