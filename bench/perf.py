@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -185,8 +186,20 @@ def predict_cold(folders: dict[str, str], article: Path, repeats: int = 3) -> di
                                         str(Path(tmp) / "segments.json")],
                        check=True, capture_output=True, env=env, cwd=tmp)[1]
                  for _ in range(repeats)]
+        # The same folders without their ONNX export: what the export buys.
+        bare = {}
+        for task, folder in folders.items():
+            bare[task] = str(Path(tmp) / "bare" / task)
+            shutil.copytree(folder, bare[task], ignore=shutil.ignore_patterns("onnx"))
+        bare_models = ",".join(f"{task}={folder}" for task, folder in bare.items())
+        on_torch = [timed(subprocess.run, [cnbench, "predict", str(article), "--models",
+                                           bare_models, "--out", str(Path(tmp) / "out"),
+                                           "--overwrite"],
+                          check=True, capture_output=True, env=env, cwd=tmp)[1]
+                    for _ in range(repeats)]
     return {"article": article.name, "blocks": len(doc_blocks), "sentences": len(sents),
-            "ours_s": min(ours), "pipelines_s": min(plain), "ratio": min(plain) / min(ours)}
+            "ours_s": min(ours), "pipelines_s": min(plain), "ratio": min(plain) / min(ours),
+            "torch_s": min(on_torch)}
 
 
 def batch_articles(folders: dict[str, str], articles: list[Path]) -> dict:
@@ -416,6 +429,8 @@ def render(r: dict) -> str:
         f"{pc['ours_s']:.2f} s | < 5 s: {verdict(pc['ours_s'] < 5)} |",
         f"| (g) three `pipeline`s loaded and run on the same segments, cold | "
         f"{pc['pipelines_s']:.2f} s = {pc['ratio']:.2f}x the time of `cnbench predict` | |",
+        f"| (g) `cnbench predict` on the same folders without their ONNX export (torch) | "
+        f"{pc['torch_s']:.2f} s | |",
         f"| (h) batch prediction, three checkpoints loaded once | {ba['aps']:.1f} articles/s "
         f"({ba['articles']} articles in {ba['seconds']:.1f} s) | |",
         "",

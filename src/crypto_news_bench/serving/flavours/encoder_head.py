@@ -72,6 +72,8 @@ class EncoderHeadPredictor(Predictor):
         from ...models.frozen import head_probabilities, head_probabilities_of
 
         texts = list(texts)
+        if not texts:  # scikit-learn refuses an empty batch
+            return []
         if self.onnx is not None:
             p = head_probabilities_of(self.head, self.onnx.run(texts), texts, self.inputs)
         else:
