@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -142,8 +143,6 @@ def _export(module, folder: Path, weights: Path, output: str, max_length: int,
     it reproduces ``reference`` (torch's outputs on CHECK_TEXTS) within TOLERANCE. A graph
     that cannot be written or does not reproduce torch leaves no ``onnx/``: the folder runs on
     torch, as it did before exports existed."""
-    import shutil
-
     import torch
 
     target = Path(folder) / ONNX_DIR
