@@ -558,7 +558,7 @@ def evaluations(tiny_bert):
     from crypto_news_bench.evaluation.protocol import Units, evaluate
 
     out = {}
-    original = protocol._fit
+    original = protocol.fit_model
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HF_HUB_OFFLINE", "1")
         for method in METHODS:
@@ -569,7 +569,7 @@ def evaluations(tiny_bert):
                 _models.append(model)
                 return model
 
-            mp.setattr(protocol, "_fit", keep)
+            mp.setattr(protocol, "fit_model", keep)
             config = tiny_config(method, tiny_bert)
             ev = evaluate(config, "stance", Units.of(TEXTS, LABELS, DOCS, IDS), fit_final=False)
             # lodo_folds yields the held-out documents in sorted order: a, b, c.

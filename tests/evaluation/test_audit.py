@@ -83,13 +83,13 @@ def test_no_document_is_scored_by_a_model_that_saw_it(config, monkeypatch):
     units = stance_units()
     extra = Units.of(["Regulators praise nothing."], [NEU], ["s1"], ["s1:1"])
     fitted = []
-    real_fit = audit._fit
+    real_fit = audit.fit_model
 
     def spy(cfg, task, texts, y, groups):
         fitted.append(set(groups))
         return real_fit(cfg, task, texts, y, groups)
 
-    monkeypatch.setattr(audit, "_fit", spy)
+    monkeypatch.setattr(audit, "fit_model", spy)
     probs = audit.out_of_fold_probabilities(config, "stance", units, extra=extra)
     folds = audit.group_folds(units.doc_ids)
     assert len(folds) == 5 and len(fitted) == 5

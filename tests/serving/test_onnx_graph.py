@@ -138,6 +138,23 @@ def test_an_export_that_does_not_reproduce_torch_is_not_written(published, tmp_p
     assert isinstance(load_predictor(str(folder), "stance"), tf_flavour.TransformersPredictor)
 
 
+def test_an_export_that_fails_leaves_no_graph_and_says_why(published, tmp_path, monkeypatch):
+    import torch
+
+    folder = tmp_path / "model"
+    shutil.copytree(published["tiny-finetune"], folder)
+    shutil.rmtree(folder / "onnx")
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("exporter gave up\nsecond line")
+
+    monkeypatch.setattr(torch.onnx, "export", refuse)
+    with pytest.warns(UserWarning, match=r"no ONNX export \(RuntimeError: exporter gave up\); "
+                                         "the folder runs on torch"):
+        assert onnx_graph.export_classifier(folder) is None
+    assert not (folder / "onnx").exists()
+
+
 NO_TORCH = r"""
 import sys
 from crypto_news_bench import cli

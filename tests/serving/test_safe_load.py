@@ -212,25 +212,16 @@ def test_logged_sklearn_model_naming_popen_is_refused(env, capsys):
     assert not (env.tmp / "published").exists()
 
 
-def test_the_logged_sklearn_pyfunc_code_is_never_run_by_predict(env, capsys):
-    code = env.store.models["sklearn"] / "pyfunc.py"
-    assert code.is_file()
-    code.write_text(f"open({str(env.marker)!r}, 'w').write('pyfunc code ran')\n",
-                    encoding="utf-8")
-    assert main(["predict", str(env.article), "--models",
-                 f"stance={model_ref(env, 'sklearn')}", "--out", str(env.tmp / "p")]) == 0
-    assert not env.marker.exists()
-
-
-def test_the_logged_pyfunc_code_is_never_run_by_predict(env, capsys):
+@pytest.mark.parametrize("flavour", ["sklearn", "encoder_head"])
+def test_the_logged_pyfunc_code_is_never_run_by_predict(env, capsys, flavour):
     """MLflow's model-from-code file is the store's to change: predict reads the saved
-    encoder and head, never that file."""
-    code = env.store.models["encoder_head"] / "pyfunc.py"
+    model files, never that file."""
+    code = env.store.models[flavour] / "pyfunc.py"
     assert code.is_file()
     code.write_text(f"open({str(env.marker)!r}, 'w').write('pyfunc code ran')\n",
                     encoding="utf-8")
     assert main(["predict", str(env.article), "--models",
-                 f"stance={model_ref(env, 'encoder_head')}", "--out", str(env.tmp / "p")]) == 0
+                 f"stance={model_ref(env, flavour)}", "--out", str(env.tmp / "p")]) == 0
     assert not env.marker.exists()
 
 

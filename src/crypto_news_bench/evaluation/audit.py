@@ -3,8 +3,8 @@
 Every unit of the audited split(s) gets calibrated probabilities from a model that never saw
 its document: the units are split into at most ``N_FOLDS`` folds grouped by document
 (scikit-learn ``GroupKFold``), each fold is scored by the config's model fitted on the other
-documents (``protocol._fit`` and ``protocol.model_logits``, the protocol's own pieces), and the
-pooled logits are calibrated cross-fitted by document (``calibration.cross_fitted``). The
+documents (``protocol.fit_model`` and ``protocol.model_logits``, the protocol's own pieces),
+and the pooled logits are calibrated cross-fitted by document (``calibration.cross_fitted``). The
 audited split's other documents always train; the other split joins the training data when
 the config's ``train_on`` names it (auditing the real pages with ``tfidf_word_lr`` trains on
 the other real pages and every synthetic article), and ``train_cap`` holds as in the protocol.
@@ -30,7 +30,7 @@ from ..data.schema import TASKS, Task
 from ..errors import DataError
 from ..models import MODELS
 from .calibration import cross_fitted
-from .protocol import Units, _fit, model_logits, training_indices
+from .protocol import Units, fit_model, model_logits, training_indices
 
 N_FOLDS = 5
 AUDIT_SPLITS = ("real", "synthetic", "all")
@@ -101,7 +101,7 @@ def out_of_fold_probabilities(config: ExperimentConfig, task_name: str, pool: Un
         train = real + [synthetic[k] for k in picked]
         if on_fold is not None:
             on_fold(i + 1, len(folds), len(train))
-        model = _fit(config, task, [texts[j] for j in train], labels[train],
+        model = fit_model(config, task, [texts[j] for j in train], labels[train],
                      [groups[j] for j in train])
         logits[test] = model_logits(model, [pool.texts[j] for j in test], n_labels)
     return cross_fitted(logits, pool.labels, pool.doc_ids, MODELS[config.model].trainable)

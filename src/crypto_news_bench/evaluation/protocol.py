@@ -150,8 +150,10 @@ def label_scores(model, texts: Sequence[str], n_labels: int) -> tuple[np.ndarray
     return pred, p[np.arange(len(texts)), pred]
 
 
-def _fit(config: ExperimentConfig, task: Task, texts: list[str], y: np.ndarray,
-         groups: list[str]):
+def fit_model(config: ExperimentConfig, task: Task, texts: list[str], y: np.ndarray,
+              groups: list[str]):
+    """One fit of ``config``'s model (a prior-only ``DummyClassifier`` for a single class),
+    given each unit's document when the model reads whole pages."""
     if len(np.unique(y)) == 1 and MODELS[config.model].trainable:
         # Most estimators refuse to fit one class; predicting it is all there is to learn.
         return DummyClassifier(strategy="prior").fit(texts, y)
@@ -200,7 +202,7 @@ def evaluate(config: ExperimentConfig, task_name: str, real: Units,
             # and its time is counted once (in the fold that fitted it).
             model, fit_seconds = cached[1], 0.0
         else:
-            model = _fit(config, task, train_texts, train_y, train_groups)
+            model = fit_model(config, task, train_texts, train_y, train_groups)
             fit_seconds = time.perf_counter() - t0
             cached = (key, model)
         t1 = time.perf_counter()
@@ -244,7 +246,7 @@ def evaluate(config: ExperimentConfig, task_name: str, real: Units,
             # The folds already fitted exactly the final training set (train_on: synthetic).
             final, evaluation.final_fit_seconds = cached[1], 0.0
         else:
-            final = _fit(config, task, *training_set(real_idx, syn_idx))
+            final = fit_model(config, task, *training_set(real_idx, syn_idx))
             evaluation.final_fit_seconds = time.perf_counter() - t0
         evaluation.final_model = attach(final, evaluation.calibration)
         evaluation.n_train_final = {"real": len(real_idx), "synthetic": len(syn_idx)}

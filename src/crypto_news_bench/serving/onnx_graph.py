@@ -100,6 +100,12 @@ class OnnxEncoder:
         return out
 
 
+def _why(exc: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
 def _on_torch(path: Path, why: str) -> None:
     warnings.warn(f"{path}: {why}; running the model on torch", stacklevel=3)
 
@@ -132,8 +138,7 @@ def load(folder: Path, weights: Path, output: str) -> OnnxEncoder | None:
     try:
         return OnnxEncoder(graph, tokenizer_json, max_length, output)
     except Exception as exc:  # noqa: BLE001 - onnxruntime and tokenizers raise their own types
-        _on_torch(graph, f"cannot be loaded ({type(exc).__name__}: "
-                         f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''})")
+        _on_torch(graph, f"cannot be loaded ({_why(exc)})")
         return None
 
 
@@ -167,9 +172,8 @@ def _export(module, folder: Path, weights: Path, output: str, max_length: int,
             CHECK_TEXTS) - reference).max())
     except Exception as exc:  # noqa: BLE001 - any failure means: no graph, torch runs it
         shutil.rmtree(target, ignore_errors=True)
-        warnings.warn(f"{folder}: no ONNX export ({type(exc).__name__}: "
-                      f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}); "
-                      "the folder runs on torch", stacklevel=2)
+        warnings.warn(f"{folder}: no ONNX export ({_why(exc)}); the folder runs on torch",
+                      stacklevel=2)
         return None
     if not diff <= TOLERANCE:
         shutil.rmtree(target)

@@ -12,17 +12,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ...data.schema import TASKS
 from ...errors import DataError
 from ...models.encoder import EMBEDDING_ONLY, HEAD_FILE, HEAD_INPUTS_FILE
 from .. import onnx_graph
 from ..predictor import Predictor, check_precision, requirements, torch_dtype
 from ..safe_load import check_sentence_transformers_folder, load_sentence_transformer, load_skops
 from ..safe_load import read_labels as _read_labels
-from . import Flavour
-
-LABELS_FILE = "labels.json"
-MODEL_DIR = "model_dir"  # the folder's name among a logged model's artifacts
+from . import LABELS_FILE, MODEL_DIR, Flavour, log_folder, logged_folder, write_labels
 
 
 def read_head_inputs(folder: Path) -> tuple[str, ...]:
@@ -84,19 +80,16 @@ class EncoderHeadPredictor(Predictor):
 
 def log(model, registered: str, task: str) -> Any:
     """A model from code (no pickle) over a saved encoder folder and skops head."""
-    from . import log_folder
-
     with tempfile.TemporaryDirectory() as tmp:
         folder = model.save_encoder_head(Path(tmp) / MODEL_DIR)
-        (folder / LABELS_FILE).write_text(
-            json.dumps({"task": task, "labels": list(TASKS[task].labels)}), encoding="utf-8")
+        write_labels(folder, task)
         return log_folder(folder, registered, requirements(
             "crypto-news-bench", "sentence-transformers", "transformers", "torch", "skops",
             "scikit-learn", "pandas"))
 
 
 def export(local: Path, staging: Path) -> None:
-    folder = local / "artifacts" / MODEL_DIR
+    folder = logged_folder(local)
     check_sentence_transformers_folder(folder)
     load_skops(folder / HEAD_FILE, allowed=())
     shutil.copytree(folder, staging, dirs_exist_ok=True)
@@ -117,7 +110,7 @@ print(labels[int(head.classes_[proba.argmax(1)[0]])])
     log=log, export=export,
     is_folder=lambda folder: (folder / HEAD_FILE).is_file(),
     load_folder=lambda folder, task, precision: EncoderHeadPredictor(folder, precision),
-    is_logged=lambda local: (local / "artifacts" / MODEL_DIR / HEAD_FILE).is_file(),
+    is_logged=lambda local: (logged_folder(local) / HEAD_FILE).is_file(),
     load_logged=lambda local, task, precision: EncoderHeadPredictor(
-        local / "artifacts" / MODEL_DIR, precision),
+        logged_folder(local), precision),
 )
